@@ -1,0 +1,83 @@
+-- One row per trace: every accepted span with its traceId, whichever file or day it came in.
+-- The root span has no parent; a trace is billable when its root has arrived and did not fail.
+with spans as (
+    select * from {{ ref('int_spans_costed') }}
+),
+
+roots as (
+    select
+        trace_id,
+        tenant_id,
+        agent_id,
+        team_id,
+        user_id,
+        start_time,
+        end_time,
+        status_code,
+        delivery_date,
+        row_number() over (
+            partition by trace_id order by start_time, delivery_date, source_file, line_number,
+            item_position
+        ) as root_rank
+    from spans
+    where parent_span_id is null
+),
+
+first_spans as (
+    select
+        trace_id,
+        tenant_id,
+        row_number() over (
+            partition by trace_id order by start_time, delivery_date, source_file, line_number,
+            item_position
+        ) as span_rank
+    from spans
+),
+
+span_totals as (
+    select
+        trace_id,
+        min(start_time) as first_start,
+        max(end_time) as last_end,
+        count(*) as span_count,
+        count(*) filter (where operation in ('chat', 'text_completion')) as llm_call_count,
+        count(*) filter (where operation = 'execute_tool') as tool_call_count,
+        count(*) filter (where operation = 'retrieval') as retrieval_count,
+        count(*) filter (where operation = 'embeddings') as embedding_count,
+        sum(coalesce(input_tokens, 0)) as input_tokens,
+        sum(coalesce(output_tokens, 0)) as output_tokens,
+        sum(cost_usd) as cost_usd,
+        max(agent_id) as any_agent_id,
+        max(team_id) as any_team_id,
+        max(user_id) as any_user_id
+    from spans
+    group by trace_id
+)
+
+select
+    t.trace_id,
+    coalesce(r.tenant_id, f.tenant_id) as tenant_id,
+    coalesce(r.agent_id, t.any_agent_id) as agent_id,
+    coalesce(r.team_id, t.any_team_id) as team_id,
+    coalesce(r.user_id, t.any_user_id) as user_id,
+    coalesce(r.start_time, t.first_start) as started_at,
+    greatest(coalesce(r.end_time, t.last_end), t.last_end) as ended_at,
+    case
+        when r.trace_id is null then 'no_root'
+        when r.status_code = 2 then 'error'
+        when r.status_code = 1 then 'ok'
+        else 'unset'
+    end as status,
+    t.span_count,
+    t.llm_call_count,
+    t.tool_call_count,
+    t.retrieval_count,
+    t.embedding_count,
+    cast(t.input_tokens as decimal(38, 12)) as input_tokens,
+    cast(t.output_tokens as decimal(38, 12)) as output_tokens,
+    cast(t.cost_usd as decimal(38, 12)) as cost_usd,
+    r.trace_id is not null and r.status_code <> 2 as is_billable,
+    r.delivery_date as root_delivery_date
+from span_totals as t
+left join roots as r on t.trace_id = r.trace_id and r.root_rank = 1
+left join first_spans as f on t.trace_id = f.trace_id and f.span_rank = 1

@@ -1,0 +1,14 @@
+-- Agent runs per UTC day, tenant and agent.
+select
+    cast(started_at as date) as usage_date,
+    tenant_id,
+    agent_id,
+    count(*) as sessions,
+    count(*) filter (where status = 'error') as error_sessions,
+    cast(sum(input_tokens) as decimal(38, 12)) as input_tokens,
+    cast(sum(output_tokens) as decimal(38, 12)) as output_tokens,
+    cast(sum(cost_usd) as decimal(38, 12)) as cost_usd,
+    avg(duration_ms) as avg_duration_ms,
+    {{ p95('duration_ms') }} as p95_duration_ms
+from {{ ref('fct_trace_sessions') }}
+group by 1, 2, 3

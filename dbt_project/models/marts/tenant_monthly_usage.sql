@@ -1,0 +1,10 @@
+-- Usage per billing period (UTC calendar month), tenant and meter; built from the records, not
+-- from the daily mart, so that the two can be reconciled against each other.
+select
+    cast({{ dbt.date_trunc('month', 'event_time') }} as date) as usage_month,
+    tenant_id,
+    meter,
+    cast(sum(quantity) as decimal(38, 12)) as quantity,
+    count(*) as record_count
+from {{ ref('fct_usage_records') }}
+group by 1, 2, 3

@@ -1,0 +1,15 @@
+-- One row per usable `events` line (SPEC 2.1), duplicates still included.
+select
+    source,
+    source_file,
+    delivery_date,
+    line_number,
+    item_position,
+    item_key,
+    item_json,
+    tenant_id,
+    meter,
+    cast(quantity as decimal(38, 12)) as quantity,
+    event_time,
+    cast(source_cost_usd as decimal(38, 12)) as source_cost_usd
+from {{ source('bronze', 'events') }}

@@ -1,0 +1,10 @@
+-- Items that could not be used, with the first SPEC 2.5 reason that applies.
+select
+    source,
+    source_file as file,
+    delivery_date,
+    line_number,
+    item_position,
+    reason,
+    raw
+from {{ source('bronze', 'quarantine') }}

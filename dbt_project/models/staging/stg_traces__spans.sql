@@ -1,0 +1,26 @@
+-- One row per usable OTLP span (SPEC 2.3).
+select
+    source,
+    source_file,
+    delivery_date,
+    line_number,
+    item_position,
+    item_key,
+    item_json,
+    trace_id,
+    span_id,
+    parent_span_id,
+    span_name,
+    start_time,
+    end_time,
+    status_code,
+    tenant_id,
+    agent_id,
+    team_id,
+    user_id,
+    operation,
+    model,
+    cast(input_tokens as decimal(38, 12)) as input_tokens,
+    cast(output_tokens as decimal(38, 12)) as output_tokens,
+    cast(source_cost_usd as decimal(38, 12)) as source_cost_usd
+from {{ source('bronze', 'traces') }}

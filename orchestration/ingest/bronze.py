@@ -1,0 +1,223 @@
+"""Append-only bronze: one Parquet file per raw file and table, never rewritten once committed.
+
+Layout under `$METERLINE_HOME/bronze/`:
+- `<source>/<delivery-date>/<file-id>.parquet`: the usable items of one raw file (duplicates
+  included: deduplication happens in dbt, over every delivery, so the first delivered copy wins
+  whatever order the deliveries were ingested in);
+- `quarantine/<delivery-date>/<file-id>.parquet`: the items that cannot be used, with their reason;
+- `files/<delivery-date>/<file-id>.parquet`: one row per ingested raw file (lines and items read,
+  SHA-256). It is written last and is the commit marker: a raw file whose marker exists is never
+  read again, so re-runs and deleted raw files change nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from orchestration.ingest.items import CONTENT_KEYED_SOURCES, ITEM_QUERIES
+from orchestration.ingest.raw_files import (
+    SOURCES,
+    RawFile,
+    file_sha256,
+    list_raw_files,
+    read_raw_bytes,
+    split_lines,
+)
+from orchestration.ingest.sql_macros import connect_for_ingest
+
+BRONZE_TABLES = (*SOURCES, "quarantine", "files")
+
+
+class RawFileChangedError(RuntimeError):
+    """A raw file was changed after it was ingested: the landing zone must be immutable."""
+
+
+@dataclass
+class FileAudit:
+    """What ingestion read from one raw file (dedup counts come later, in dbt)."""
+
+    source: str
+    file: str
+    delivery_date: date
+    lines_read: int
+    items_read: int
+    quarantined: int
+    skipped: bool  # already ingested earlier
+
+
+def canonical_json(text: str) -> str:
+    """Canonical JSON of an item: sorted keys, no spaces, UTF-8 (not ASCII-escaped)."""
+    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_key(text: str) -> str:
+    """The dedup key of a line without a key field: SHA-256 of its canonical JSON."""
+    return hashlib.sha256(canonical_json(text).encode()).hexdigest()
+
+
+def _file_id(raw_file: RawFile) -> str:
+    stem = "".join(c if c.isalnum() or c in "._-" else "_" for c in raw_file.path.name)
+    return f"{stem}-{hashlib.sha256(raw_file.name.encode()).hexdigest()[:12]}"
+
+
+def _bronze_path(bronze_root: Path, table: str, raw_file: RawFile) -> Path:
+    return bronze_root / table / raw_file.delivery_date.isoformat() / f"{_file_id(raw_file)}.parquet"
+
+
+def _write_atomic(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".parquet.tmp")
+    con.execute(f"COPY ({query}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
+    os.replace(tmp, path)
+
+
+def _committed_sha(con: duckdb.DuckDBPyConnection, marker: Path) -> str | None:
+    if not marker.exists():
+        return None
+    return con.execute(f"SELECT file_sha256 FROM read_parquet('{marker}')").fetchone()[0]
+
+
+def ingest_raw_file(
+    con: duckdb.DuckDBPyConnection, bronze_root: Path, raw_file: RawFile
+) -> FileAudit:
+    """Type, key and quarantine every item of one raw file and commit it to bronze (once)."""
+    data = read_raw_bytes(raw_file.path)
+    sha = file_sha256(data)
+    marker = _bronze_path(bronze_root, "files", raw_file)
+    committed = _committed_sha(con, marker)
+    if committed is not None:
+        if committed != sha:
+            raise RawFileChangedError(
+                f"raw file {raw_file.name} changed after it was ingested (SHA-256 {committed[:12]}… "
+                f"now {sha[:12]}…); deliver new content under a new file name"
+            )
+        row = con.execute(
+            f"SELECT lines_read, items_read, quarantined FROM read_parquet('{marker}')"
+        ).fetchone()
+        return FileAudit(raw_file.source, raw_file.name, raw_file.delivery_date, *row, skipped=True)
+
+    lines, lines_read = split_lines(data)
+    con.register("lines", lines)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE items AS " + ITEM_QUERIES[raw_file.source],
+        {"delivery_date": raw_file.delivery_date},
+    )
+    con.unregister("lines")
+    if raw_file.source in CONTENT_KEYED_SOURCES:
+        _key_by_content(con)
+
+    params = f"'{raw_file.source}' AS source, '{raw_file.name}' AS source_file, " \
+             f"DATE '{raw_file.delivery_date.isoformat()}' AS delivery_date"
+    _write_atomic(
+        con,
+        f"SELECT {params}, * EXCLUDE (reason) FROM items WHERE reason IS NULL "
+        "ORDER BY line_number, item_position",
+        _bronze_path(bronze_root, raw_file.source, raw_file),
+    )
+    _write_atomic(
+        con,
+        f"SELECT {params}, line_number, item_position, reason, item_json AS raw FROM items "
+        "WHERE reason IS NOT NULL ORDER BY line_number, item_position",
+        _bronze_path(bronze_root, "quarantine", raw_file),
+    )
+    items_read, quarantined = con.execute(
+        "SELECT count(*), count(reason) FROM items"
+    ).fetchone()
+    ingested_at = datetime.now(UTC).isoformat()
+    _write_atomic(
+        con,
+        f"SELECT {params}, '{sha}' AS file_sha256, {lines_read}::BIGINT AS lines_read, "
+        f"{items_read}::BIGINT AS items_read, {quarantined}::BIGINT AS quarantined, "
+        f"TIMESTAMPTZ '{ingested_at}' AS ingested_at",
+        marker,
+    )
+    return FileAudit(
+        raw_file.source, raw_file.name, raw_file.delivery_date, lines_read, items_read,
+        quarantined, skipped=False,
+    )
+
+
+def _key_by_content(con: duckdb.DuckDBPyConnection) -> None:
+    """Give usable lines without a key field the SHA-256 of their canonical JSON as key."""
+    keyless = con.execute(
+        "SELECT line_number, item_json FROM items WHERE item_key IS NULL AND reason IS NULL"
+    ).fetchall()
+    if not keyless:
+        return
+    keys = pa.table(
+        {
+            "line_number": pa.array([n for n, _ in keyless], pa.int64()),
+            "content_key": pa.array([content_key(text) for _, text in keyless], pa.string()),
+        }
+    )
+    con.register("content_keys", keys)
+    con.execute(
+        "UPDATE items SET item_key = k.content_key FROM content_keys k "
+        "WHERE items.line_number = k.line_number AND items.item_key IS NULL"
+    )
+    con.unregister("content_keys")
+
+
+def ensure_bronze_layout(bronze_root: Path) -> None:
+    """Write one empty Parquet file per bronze table so readers always find its schema."""
+    con = connect_for_ingest()
+    empty = Path("_schema") / "empty.jsonl"
+    for source, query in ITEM_QUERIES.items():
+        target = bronze_root / source / "_schema" / "empty.parquet"
+        if target.exists():
+            continue
+        con.register("lines", pa.table({"line_number": pa.array([], pa.int64()),
+                                        "raw": pa.array([], pa.string())}))
+        con.execute("CREATE OR REPLACE TEMP TABLE items AS " + query,
+                    {"delivery_date": date(2000, 1, 1)})
+        con.unregister("lines")
+        _write_atomic(
+            con,
+            f"SELECT '{source}' AS source, '{empty}' AS source_file, DATE '2000-01-01' AS "
+            "delivery_date, * EXCLUDE (reason) FROM items",
+            target,
+        )
+    schemas = {
+        "quarantine": "NULL::VARCHAR AS source, NULL::VARCHAR AS source_file, NULL::DATE AS "
+        "delivery_date, NULL::BIGINT AS line_number, NULL::BIGINT AS item_position, "
+        "NULL::VARCHAR AS reason, NULL::VARCHAR AS raw",
+        "files": "NULL::VARCHAR AS source, NULL::VARCHAR AS source_file, NULL::DATE AS "
+        "delivery_date, NULL::VARCHAR AS file_sha256, NULL::BIGINT AS lines_read, "
+        "NULL::BIGINT AS items_read, NULL::BIGINT AS quarantined, "
+        "NULL::TIMESTAMPTZ AS ingested_at",
+    }
+    for table, columns in schemas.items():
+        target = bronze_root / table / "_schema" / "empty.parquet"
+        if not target.exists():
+            _write_atomic(con, f"SELECT {columns} LIMIT 0", target)
+    con.close()
+
+
+def ingest_delivery(raw_root: Path, bronze_root: Path, delivery_date: date) -> list[FileAudit]:
+    """Ingest every raw file of one delivery date that is not yet in bronze."""
+    ensure_bronze_layout(bronze_root)
+    con = connect_for_ingest()
+    try:
+        return [ingest_raw_file(con, bronze_root, f) for f in list_raw_files(raw_root, delivery_date)]
+    finally:
+        con.close()
+
+
+__all__ = [
+    "BRONZE_TABLES",
+    "FileAudit",
+    "RawFileChangedError",
+    "canonical_json",
+    "content_key",
+    "ensure_bronze_layout",
+    "ingest_delivery",
+    "ingest_raw_file",
+]
