@@ -27,6 +27,7 @@ from orchestration.ingest.raw_files import (
     SOURCES,
     RawFile,
     file_sha256,
+    list_delivery_dates,
     list_raw_files,
     read_raw_bytes,
     split_lines,
@@ -105,14 +106,7 @@ def ingest_raw_file(
         return FileAudit(raw_file.source, raw_file.name, raw_file.delivery_date, *row, skipped=True)
 
     lines, lines_read = split_lines(data)
-    con.register("lines", lines)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE items AS " + ITEM_QUERIES[raw_file.source],
-        {"delivery_date": raw_file.delivery_date},
-    )
-    con.unregister("lines")
-    if raw_file.source in CONTENT_KEYED_SOURCES:
-        _key_by_content(con)
+    type_items(con, raw_file.source, lines, raw_file.delivery_date)
 
     params = f"'{raw_file.source}' AS source, '{raw_file.name}' AS source_file, " \
              f"DATE '{raw_file.delivery_date.isoformat()}' AS delivery_date"
@@ -145,6 +139,20 @@ def ingest_raw_file(
     )
 
 
+def type_items(
+    con: duckdb.DuckDBPyConnection, source: str, lines: pa.Table, delivery_date: date
+) -> None:
+    """Fill the temp table `items` with the typed, keyed items of `lines(line_number, raw)`."""
+    con.register("lines", lines)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE items AS " + ITEM_QUERIES[source],
+        {"delivery_date": delivery_date},
+    )
+    con.unregister("lines")
+    if source in CONTENT_KEYED_SOURCES:
+        _key_by_content(con)
+
+
 def _key_by_content(con: duckdb.DuckDBPyConnection) -> None:
     """Give usable lines without a key field the SHA-256 of their canonical JSON as key."""
     keyless = con.execute(
@@ -170,15 +178,14 @@ def ensure_bronze_layout(bronze_root: Path) -> None:
     """Write one empty Parquet file per bronze table so readers always find its schema."""
     con = connect_for_ingest()
     empty = Path("_schema") / "empty.jsonl"
-    for source, query in ITEM_QUERIES.items():
+    for source in ITEM_QUERIES:
         target = bronze_root / source / "_schema" / "empty.parquet"
         if target.exists():
             continue
-        con.register("lines", pa.table({"line_number": pa.array([], pa.int64()),
-                                        "raw": pa.array([], pa.string())}))
-        con.execute("CREATE OR REPLACE TEMP TABLE items AS " + query,
-                    {"delivery_date": date(2000, 1, 1)})
-        con.unregister("lines")
+        no_lines = pa.table(
+            {"line_number": pa.array([], pa.int64()), "raw": pa.array([], pa.string())}
+        )
+        type_items(con, source, no_lines, date(2000, 1, 1))
         _write_atomic(
             con,
             f"SELECT '{source}' AS source, '{empty}' AS source_file, DATE '2000-01-01' AS "
@@ -201,6 +208,16 @@ def ensure_bronze_layout(bronze_root: Path) -> None:
     con.close()
 
 
+def pending_raw_files(raw_root: Path, bronze_root: Path) -> dict[date, list[str]]:
+    """Raw files not yet committed to bronze, by delivery date."""
+    pending: dict[date, list[str]] = {}
+    for day in list_delivery_dates(raw_root):
+        for raw_file in list_raw_files(raw_root, day):
+            if not _bronze_path(bronze_root, "files", raw_file).exists():
+                pending.setdefault(day, []).append(raw_file.name)
+    return pending
+
+
 def ingest_delivery(raw_root: Path, bronze_root: Path, delivery_date: date) -> list[FileAudit]:
     """Ingest every raw file of one delivery date that is not yet in bronze."""
     ensure_bronze_layout(bronze_root)
@@ -220,4 +237,6 @@ __all__ = [
     "ensure_bronze_layout",
     "ingest_delivery",
     "ingest_raw_file",
+    "pending_raw_files",
+    "type_items",
 ]

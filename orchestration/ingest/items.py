@@ -88,7 +88,8 @@ typed AS (
            ml_timestamp(f.createdAt) AS event_time,
            ml_bad_quantity(f.tokensIn) OR ml_bad_quantity(f.tokensOut)
                OR ml_bad_quantity(f.totalTokens) OR ml_bad_quantity(f.costCents)
-               OR tool_counts IS NULL OR list_contains(tool_counts, NULL) AS has_bad_quantity
+               OR tool_counts IS NULL
+               OR list_count(tool_counts) < len(tool_counts) AS has_bad_quantity
     FROM tools
 )
 SELECT line_number, 0::BIGINT AS item_position,

@@ -1,0 +1,27 @@
+"""Publish: the validated marts, copied atomically to where analysts read them (SPEC 7)."""
+
+import dagster as dg
+
+from orchestration.publish import PUBLISHED_TABLES, publish_marts
+from orchestration.resources import MeterlineResource
+from orchestration.run_state import clear_checks_failed
+
+
+@dg.asset(
+    deps=list(PUBLISHED_TABLES),
+    group_name="publish",
+    kinds={"duckdb", "parquet"},
+    pool="duckdb_writer",
+)
+def published_marts(meterline: MeterlineResource) -> dg.MaterializeResult:
+    """published/marts.duckdb and published/parquet/<table>.parquet, only after every check passed."""
+    layout = meterline.layout
+    counts = publish_marts(layout.warehouse, layout.published)
+    clear_checks_failed(layout)
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(layout.published / "marts.duckdb")),
+            "parquet": dg.MetadataValue.path(str(layout.published / "parquet")),
+            **{f"rows/{table}": n for table, n in counts.items()},
+        }
+    )

@@ -1,0 +1,71 @@
+"""The dbt project (staging -> intermediate -> marts) as Dagster assets; dbt tests become checks."""
+
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.resources import MeterlineResource
+from orchestration.run_state import mark_checks_failed
+from orchestration.settings import DBT_PROJECT_DIR
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project.prepare_if_dev()
+
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+
+
+class MeterlineDbtTranslator(DagsterDbtTranslator):
+    """Marts keep their bare names (what analysts query); layers become asset groups."""
+
+    def get_group_name(self, dbt_resource_props: dict[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "model":
+            return dbt_resource_props["fqn"][1]  # staging / intermediate / marts
+        return super().get_group_name(dbt_resource_props)
+
+
+translator = MeterlineDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=False))
+
+
+def dbt_environment(meterline: MeterlineResource) -> None:
+    """dbt reads METERLINE_HOME from the environment; telemetry stays off (no network)."""
+    layout = meterline.layout
+    os.environ["METERLINE_HOME"] = str(layout.home)
+    os.environ["DO_NOT_TRACK"] = "1"
+    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    os.environ["DBT_LOG_PATH"] = str(layout.logs / "dbt")
+    layout.warehouse.parent.mkdir(parents=True, exist_ok=True)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    dagster_dbt_translator=translator,
+    pool="duckdb_writer",
+    name="dbt_models",
+)
+def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, meterline: MeterlineResource):
+    """`dbt build`: every model, then its tests (error-severity tests are blocking checks)."""
+    dbt_environment(meterline)
+    invocation = dbt.cli(
+        ["build"], context=context, target_path=meterline.layout.dbt_target, raise_on_error=False
+    )
+    yield from invocation.stream()
+    if not invocation.is_successful():
+        failed = [
+            {"rule": f"dbt:{r['unique_id']}", "summary": r.get("message") or r["status"]}
+            for r in invocation.get_artifact("run_results.json")["results"]
+            if r["status"] in ("error", "fail")
+        ]
+        mark_checks_failed(meterline.layout, failed)
+        raise dg.Failure(
+            "dbt build failed: " + "; ".join(f"{f['rule']}: {f['summary']}" for f in failed)
+        )
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)

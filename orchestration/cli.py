@@ -1,0 +1,238 @@
+"""`meterline`: generate, run, invoice, demo (SPEC 8). Every command executes Dagster jobs, so
+its runs appear in the Dagster UI when DAGSTER_HOME is shared."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import click
+
+from orchestration.settings import HomeLayout, resolve_home
+
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class Context:
+    """What every subcommand shares: the home folder and the catalog."""
+
+    def __init__(self, home: str | None, catalog: str | None):
+        self.layout = HomeLayout(resolve_home(home))
+        self.catalog = Path(catalog).resolve() if catalog else None
+
+    def validate_catalog(self):
+        """Load the catalog or exit 2 with the message that names the bad field."""
+        from orchestration.billing.catalog import CatalogError, load_catalog
+
+        try:
+            return load_catalog(self.catalog, self.layout.home)
+        except CatalogError as err:
+            raise click.ClickException(f"bad catalog: {err}") from err
+        except FileNotFoundError as err:
+            raise click.ClickException(f"catalog not found: {err.filename}") from err
+
+
+# click exits 1 on ClickException by default; SPEC 8 wants 2 for bad arguments and catalogs.
+click.ClickException.exit_code = EXIT_BAD_INPUT
+
+
+def common_options(fn):
+    fn = click.option(
+        "--catalog", "catalog", type=click.Path(dir_okay=False), default=None,
+        help="catalog.yml (default: $METERLINE_HOME/catalog.yml, else the shipped catalog).",
+    )(fn)
+    return click.option(
+        "--home", "home", type=click.Path(file_okay=False), default=None,
+        help="METERLINE_HOME (default: $METERLINE_HOME, else ./data).",
+    )(fn)
+
+
+def _month(value: str) -> str:
+    try:
+        date.fromisoformat(value + "-01")
+    except ValueError as err:
+        raise click.BadParameter(f"{value!r} is not a month YYYY-MM") from err
+    return value
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Meterline: raw usage -> bronze -> dbt marts -> checks -> published marts -> invoices."""
+
+
+@main.command()
+@click.option("--month", required=True, callback=lambda c, p, v: _month(v), help="YYYY-MM")
+@click.option("--tenants", default=5, show_default=True, type=click.IntRange(min=1))
+@click.option("--events", default=20000, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=7, show_default=True, type=int)
+@common_options
+def generate(month, tenants, events, seed, home, catalog):
+    """Write a realistic sample month of raw deliveries (all four sources, traps mixed in)."""
+    ctx = Context(home, catalog)
+    _run_generate(ctx, month, tenants, events, seed)
+    click.echo(f"raw deliveries written under {ctx.layout.raw}")
+
+
+@main.command()
+@click.option("--from", "from_date", type=click.DateTime(["%Y-%m-%d"]), default=None)
+@click.option("--to", "to_date", type=click.DateTime(["%Y-%m-%d"]), default=None)
+@common_options
+def run(from_date, to_date, home, catalog):
+    """Ingest new deliveries (or re-run --from/--to), build marts, check, publish."""
+    ctx = Context(home, catalog)
+    ctx.validate_catalog()
+    _run_pipeline(ctx, from_date.date() if from_date else None, to_date.date() if to_date else None)
+
+
+@main.command()
+@click.option("--month", required=True, callback=lambda c, p, v: _month(v), help="YYYY-MM")
+@click.option("--now", default=None, help="The clock (ISO-8601, UTC); default: the real clock.")
+@common_options
+def invoice(month, now, home, catalog):
+    """Rate a billing month and write its invoices (drafts until period end + grace)."""
+    ctx = Context(home, catalog)
+    ctx.validate_catalog()
+    _run_invoice(ctx, month, now)
+
+
+@main.command()
+@common_options
+def demo(home, catalog):
+    """Generate a sample month, run everything, finalize its invoices, then bill late usage."""
+    ctx = Context(home, catalog)
+    catalog_obj = ctx.validate_catalog()
+    grace = catalog_obj.grace_period_days
+    month = "2026-10"
+    next_month = "2026-11"
+    _run_generate(ctx, month, tenants=6, events=30000, seed=7)
+    # Deliveries up to the end of October's grace period, then finalize October.
+    close = date(2026, 11, 1) + timedelta(days=grace)
+    _run_pipeline(ctx, None, close - timedelta(days=1))
+    _run_invoice(ctx, month, f"{close.isoformat()}T00:00:00Z")
+    # November arrives with October's late usage: billed as adjustments on November's invoices.
+    _run_generate(ctx, next_month, tenants=6, events=30000, seed=8)
+    _run_pipeline(ctx, None, None)
+    _run_invoice(ctx, next_month, f"{(date(2026, 12, 1) + timedelta(days=grace)).isoformat()}T00:00:00Z")
+    layout = ctx.layout
+    click.echo("")
+    click.echo(f"invoices:        {layout.invoices / month}  and  {layout.invoices / next_month}")
+    click.echo(f"published marts: {layout.published / 'marts.duckdb'}")
+    click.echo(f"parquet marts:   {layout.published / 'parquet'}")
+    click.echo("Dagster UI:      make dev   (runs above are in the same DAGSTER_HOME)")
+
+
+# --- running Dagster jobs -------------------------------------------------------------------
+
+
+def _instance(ctx: Context):
+    """The Dagster instance in $DAGSTER_HOME, else <home>/dagster (telemetry off, one writer)."""
+    import dagster as dg
+
+    dagster_home = Path(os.environ.get("DAGSTER_HOME") or ctx.layout.home / "dagster")
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    ensure_dagster_home(dagster_home)
+    return dg.DagsterInstance.get()
+
+
+def ensure_dagster_home(dagster_home: Path) -> None:
+    """Create DAGSTER_HOME with a dagster.yaml that turns telemetry off, if it has none."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    config = dagster_home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(
+            "telemetry:\n  enabled: false\n"
+            "concurrency:\n  pools:\n    default_limit: 1\n"
+        )
+
+
+def _definitions(ctx: Context):
+    from orchestration.definitions import build_definitions
+
+    return build_definitions(ctx.layout.home, ctx.catalog)
+
+
+def _execute(ctx: Context, job_name: str, **kwargs) -> bool:
+    """Run one job in this process against the shared instance; False when it failed."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    job = _definitions(ctx).resolve_job_def(job_name)
+    result = job.execute_in_process(instance=_instance(ctx), raise_on_error=False, **kwargs)
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure and event.step_failure_data:
+                error = event.step_failure_data.error
+                click.echo(f"error in {event.step_key}: {error.message.strip()}", err=True)
+    return result.success
+
+
+def _run_generate(ctx: Context, month: str, tenants: int, events: int, seed: int) -> None:
+    config = {"month": month, "tenants": tenants, "events": events, "seed": seed}
+    ok = _execute(
+        ctx, "generate_sample_month",
+        run_config={"ops": {"write_sample_deliveries": {"config": config}}},
+    )
+    if not ok:
+        sys.exit(EXIT_CHECK_FAILED)
+
+
+def _run_pipeline(ctx: Context, from_date: date | None, to_date: date | None) -> None:
+    from orchestration.checks_report import report_failed_checks
+    from orchestration.ingest.bronze import pending_raw_files
+    from orchestration.ingest.raw_files import list_delivery_dates
+    from orchestration.partitions import delivery_partitions
+
+    layout = ctx.layout
+    if from_date or to_date:
+        days = [
+            d for d in list_delivery_dates(layout.raw)
+            if (from_date is None or d >= from_date) and (to_date is None or d <= to_date)
+        ]
+        if from_date and to_date and from_date > to_date:
+            raise click.BadParameter("--from is after --to")
+    else:
+        days = sorted(pending_raw_files(layout.raw, layout.bronze))
+    if days:
+        keys = delivery_partitions.get_partition_keys()
+        outside = [d for d in days if d.isoformat() not in keys]
+        if outside:
+            raise click.ClickException(
+                f"delivery dates outside {keys[0]}..{keys[-1]}: {', '.join(map(str, outside))}"
+            )
+        ok = _execute(
+            ctx, "meterline_run",
+            tags={
+                "dagster/asset_partition_range_start": days[0].isoformat(),
+                "dagster/asset_partition_range_end": days[-1].isoformat(),
+            },
+        )
+    else:
+        ok = _execute(ctx, "meterline_rebuild")
+    if not ok:
+        report_failed_checks(layout)
+        sys.exit(EXIT_CHECK_FAILED)
+    click.echo(f"ingested deliveries: {', '.join(map(str, days)) or 'none new'}")
+    click.echo(f"published marts: {layout.published / 'marts.duckdb'}")
+
+
+def _run_invoice(ctx: Context, month: str, now: str | None) -> None:
+    from orchestration.assets.invoices import parse_now
+
+    try:
+        parse_now(now)
+    except ValueError as err:
+        raise click.BadParameter(f"--now {now!r} is not an ISO-8601 time") from err
+    ok = _execute(
+        ctx, "meterline_invoice",
+        partition_key=f"{month}-01",
+        run_config={"ops": {"invoices": {"config": {"now": now}}}},
+    )
+    if not ok:
+        sys.exit(EXIT_CHECK_FAILED)
+    click.echo(f"invoices: {ctx.layout.invoices / month}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""The one Definitions object of Meterline: raw -> bronze -> dbt -> checks -> publish -> invoices."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.assets.bronze import RAW_SOURCES, bronze_ingest, catalog_model_prices
+from orchestration.assets.invoices import invoices
+from orchestration.assets.publish import published_marts
+from orchestration.assets.reconciliation_checks import reconciliation_checks
+from orchestration.assets.transform import dbt_models, dbt_resource
+from orchestration.jobs import (
+    meterline_invoice,
+    meterline_rebuild,
+    meterline_run,
+    monthly_invoice_schedule,
+    new_delivery_sensor,
+    nightly_delivery_schedule,
+)
+from orchestration.resources import MeterlineResource
+from orchestration.sample_data import generate_sample_month
+from orchestration.settings import resolve_home
+
+DEFAULT_GRACE_PERIOD_DAYS = 3
+
+
+def _grace_period_days(meterline: MeterlineResource) -> int:
+    """The catalog's grace period; an invalid catalog is reported when a run starts, not here."""
+    try:
+        return meterline.load_catalog().grace_period_days
+    except Exception:  # noqa: BLE001 - the UI must still load to show the error on run
+        return DEFAULT_GRACE_PERIOD_DAYS
+
+
+def build_definitions(home: Path | None = None, catalog: Path | None = None) -> dg.Definitions:
+    """All assets, checks, jobs, schedules and the sensor for one METERLINE_HOME and catalog."""
+    meterline = MeterlineResource(
+        home=str(resolve_home(home)),
+        catalog=str(catalog) if catalog else os.environ.get("METERLINE_CATALOG"),
+    )
+    return dg.Definitions(
+        assets=[
+            *RAW_SOURCES,
+            bronze_ingest,
+            catalog_model_prices,
+            dbt_models,
+            published_marts,
+            invoices,
+        ],
+        asset_checks=[reconciliation_checks],
+        jobs=[meterline_run, meterline_rebuild, meterline_invoice, generate_sample_month],
+        schedules=[nightly_delivery_schedule, monthly_invoice_schedule(_grace_period_days(meterline))],
+        sensors=[new_delivery_sensor],
+        resources={"meterline": meterline, "dbt": dbt_resource()},
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,72 @@
+"""Jobs, schedules and the delivery sensor: what runs nightly, monthly and when files land."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import dagster as dg
+
+from orchestration.assets.bronze import bronze_ingest, catalog_model_prices
+from orchestration.assets.invoices import invoices
+from orchestration.assets.publish import published_marts
+from orchestration.assets.transform import dbt_models
+from orchestration.ingest.bronze import pending_raw_files
+from orchestration.partitions import billing_month_partitions, delivery_partitions
+from orchestration.resources import MeterlineResource
+
+_TRANSFORM = dg.AssetSelection.assets(catalog_model_prices, dbt_models, published_marts)
+
+# Ingest deliveries, build the marts, run every check, publish (SPEC 8 `meterline run`).
+meterline_run = dg.define_asset_job(
+    "meterline_run",
+    selection=dg.AssetSelection.assets(bronze_ingest) | _TRANSFORM,
+    partitions_def=delivery_partitions,
+    description="Ingest deliveries -> bronze, dbt build, reconciliation checks, publish.",
+)
+# The same without ingestion, for runs with no new delivery (e.g. after a catalog change).
+meterline_rebuild = dg.define_asset_job(
+    "meterline_rebuild",
+    selection=_TRANSFORM,
+    description="dbt build, reconciliation checks, publish; no ingestion.",
+)
+meterline_invoice = dg.define_asset_job(
+    "meterline_invoice",
+    selection=dg.AssetSelection.assets(invoices),
+    partitions_def=billing_month_partitions,
+    description="Rate one billing month and write its invoices (SPEC 4-6).",
+)
+
+
+@dg.schedule(job=meterline_run, cron_schedule="0 2 * * *", execution_timezone="UTC")
+def nightly_delivery_schedule(context: dg.ScheduleEvaluationContext):
+    """Every night at 02:00 UTC: ingest yesterday's delivery and republish."""
+    yesterday = (context.scheduled_execution_time.date() - timedelta(days=1)).isoformat()
+    return dg.RunRequest(partition_key=yesterday, run_key=f"nightly-{yesterday}")
+
+
+def monthly_invoice_schedule(grace_period_days: int) -> dg.ScheduleDefinition:
+    """Once the grace period of the previous month is over: finalize its invoices."""
+    day = min(28, grace_period_days + 1)
+
+    @dg.schedule(
+        job=meterline_invoice,
+        cron_schedule=f"0 3 {day} * *",
+        execution_timezone="UTC",
+        name="monthly_invoice_schedule",
+    )
+    def _schedule(context: dg.ScheduleEvaluationContext):
+        first_of_month = context.scheduled_execution_time.date().replace(day=1)
+        previous = (first_of_month - timedelta(days=1)).replace(day=1)
+        return dg.RunRequest(partition_key=previous.isoformat(), run_key=f"invoice-{previous}")
+
+    return _schedule
+
+
+@dg.sensor(job=meterline_run, minimum_interval_seconds=300)
+def new_delivery_sensor(context: dg.SensorEvaluationContext, meterline: MeterlineResource):
+    """Runs the partition of every delivery folder that has raw files not yet in bronze."""
+    layout = meterline.layout
+    for day, names in pending_raw_files(layout.raw, layout.bronze).items():
+        fingerprint = hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+        yield dg.RunRequest(partition_key=day.isoformat(), run_key=f"delivery-{day}-{fingerprint}")

@@ -1,0 +1,58 @@
+"""Where Meterline keeps its state: everything lives under one METERLINE_HOME folder."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+DEFAULT_HOME = Path("data")
+
+
+def resolve_home(home: str | os.PathLike | None = None) -> Path:
+    """`--home`, else `$METERLINE_HOME`, else `./data` (SPEC 8), as an absolute path."""
+    chosen = home or os.environ.get("METERLINE_HOME") or DEFAULT_HOME
+    return Path(chosen).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class HomeLayout:
+    """The folders of one METERLINE_HOME (SPEC 2, 6, 7)."""
+
+    home: Path
+
+    @property
+    def raw(self) -> Path:
+        return self.home / "raw"
+
+    @property
+    def bronze(self) -> Path:
+        return self.home / "bronze"
+
+    @property
+    def warehouse(self) -> Path:
+        """The write side of write-audit-publish: dbt builds here, checks read here."""
+        return self.home / "warehouse" / "build.duckdb"
+
+    @property
+    def published(self) -> Path:
+        return self.home / "published"
+
+    @property
+    def invoices(self) -> Path:
+        return self.home / "invoices"
+
+    @property
+    def checks_failed_marker(self) -> Path:
+        """Present while the latest build failed a blocking check: invoices refuse to run."""
+        return self.home / "warehouse" / "CHECKS_FAILED.json"
+
+    @property
+    def dbt_target(self) -> Path:
+        return self.home / "warehouse" / "dbt_target"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
