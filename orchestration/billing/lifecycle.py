@@ -1,0 +1,409 @@
+"""Invoice lifecycle (SPEC §5) and invoice files (SPEC §6).
+
+`issue_month` writes `home/invoices/YYYY-MM/` as drafts until the month's grace period is over, then
+finalizes it once, numbering invoices gaplessly. What every final invoice billed, per (period,
+meter), is kept in `home/invoices/.ledger/YYYY-MM.json`, outside the month folders (whose manifest
+must cover every file): the ledger file is both the month's "final" marker and the basis of the
+adjustment lines that bill late usage of final periods exactly once.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import string
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal, localcontext
+from pathlib import Path
+from typing import Any
+
+from orchestration.billing.catalog import Catalog, Price
+from orchestration.billing.pdf import render_invoice_pdf
+from orchestration.billing.rating import (
+    EXACT,
+    ZERO,
+    as_utc,
+    period_bounds,
+    quantity_text,
+    rate_adjustment_line,
+    rate_invoice,
+    tier_bands,
+    utc_timestamp,
+)
+
+LEDGER_DIR = ".ledger"
+MANIFEST = "manifest.json"
+SUMMARY_COLUMNS = (
+    "invoice_number",
+    "tenant_id",
+    "plan",
+    "status",
+    "monthly_fee",
+    "usage_subtotal",
+    "discount",
+    "true_up",
+    "total",
+)
+UNBILLED_COLUMNS = ("tenant_id", "meter", "quantity")
+LINE_COLUMNS = (
+    "invoice_number",
+    "tenant_id",
+    "period",
+    "status",
+    "line_no",
+    "type",
+    "meter",
+    "description",
+    "adjusts_period",
+    "adjusts_invoice",
+    "quantity",
+    "included",
+    "billable_quantity",
+    "unit_price",
+    "tiers",
+    "amount",
+)
+_TOTAL_KEYS = ("monthly_fee", "usage_subtotal", "discount", "true_up", "total")
+_SAFE_BYTES = frozenset((string.ascii_letters + string.digits + "._-").encode())
+# tenant files must never take the name of the month's own files (summary.csv, manifest.json, ...)
+_RESERVED_STEMS = frozenset({"summary", "unbilled", "manifest"})
+
+Usage = Mapping[str, Decimal]
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    """Outcome of one `issue_month` run.
+
+    status: `draft`, `final` (finalized by this run) or `already_final` (nothing was written).
+    lines: rows of the warehouse table `fct_invoice_lines` (columns `LINE_COLUMNS`).
+    """
+
+    status: str
+    month: str
+    folder: Path
+    invoices: list[dict[str, Any]]
+    lines: list[dict[str, Any]]
+    unbilled: list[dict[str, str]]
+
+
+def invoice_file_stem(tenant_id: str) -> str:
+    """File name stem of a tenant's invoice files: every byte outside `[A-Za-z0-9._-]`
+    percent-encoded (`%XX`, UTF-8), `.`/`..` written `%2E`/`%2E%2E`, so no tenant id can name a
+    path outside the month folder. A stem that would collide with `summary.csv`, `unbilled.csv` or
+    `manifest.json` (in any letter case) gets its first byte encoded too (`%73ummary`).
+    """
+    if not tenant_id:
+        raise ValueError("tenant_id must not be empty")
+    if tenant_id in (".", ".."):
+        return "%2E" * len(tenant_id)
+    stem = "".join(chr(b) if b in _SAFE_BYTES else f"%{b:02X}" for b in tenant_id.encode("utf-8"))
+    if stem.casefold() in _RESERVED_STEMS:
+        stem = f"%{ord(stem[0]):02X}{stem[1:]}"
+    return stem
+
+
+def invoice_line_rows(invoice: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per invoice line with the `LINE_COLUMNS` (`<tenant>.csv`, `fct_invoice_lines`).
+
+    Values are the invoice's exact strings (None when a column does not apply); graduated tiers are
+    flattened into `tiers` as `0-100000: 100000 x 0.01 = 1000.00; 100000+: 2000 x 0.008 = 16.00`.
+    """
+    invoice_columns = {
+        "invoice_number": invoice["invoice_number"],
+        "tenant_id": invoice["tenant_id"],
+        "period": invoice["period"]["start"][:7],
+        "status": invoice["status"],
+    }
+    rows = []
+    for line_no, line in enumerate(invoice["lines"], start=1):
+        tiers = line.get("tiers")
+        rows.append(
+            {
+                **invoice_columns,
+                "line_no": line_no,
+                "type": line["type"],
+                "meter": line.get("meter"),
+                "description": line.get("description"),
+                "adjusts_period": line.get("adjusts_period"),
+                "adjusts_invoice": line.get("adjusts_invoice"),
+                "quantity": line.get("quantity"),
+                "included": line.get("included"),
+                "billable_quantity": line.get("billable_quantity"),
+                "unit_price": line.get("unit_price"),
+                "tiers": None
+                if tiers is None
+                else "; ".join(
+                    f"{band}: {t['quantity']} x {t['unit_price']} = {t['amount']}"
+                    for band, t in zip(tier_bands(tiers), tiers, strict=True)
+                ),
+                "amount": line["amount"],
+            }
+        )
+    return rows
+
+
+def money_check(invoice: Mapping[str, Any]) -> list[str]:
+    """Money problems of one invoice for a reconciliation check; an empty list means it adds up.
+
+    Checks that every amount has exactly 2 decimals, total = monthly_fee + usage_subtotal +
+    discount + true_up, usage_subtotal = sum of usage and adjustment lines, and that the fee,
+    discount and true-up lines carry the invoice's monthly_fee, discount and true_up.
+    """
+    label = invoice["invoice_number"] or f"draft invoice of {invoice['tenant_id']!r}"
+    amounts = [invoice[key] for key in _TOTAL_KEYS] + [line["amount"] for line in invoice["lines"]]
+    malformed = [a for a in amounts if not re.fullmatch(r"-?\d+\.\d\d", a)]
+    if malformed:
+        return [f"{label}: amount {a!r} does not have exactly 2 decimals" for a in malformed]
+    with localcontext(EXACT):
+        by_type: dict[str, Decimal] = defaultdict(Decimal)
+        for line in invoice["lines"]:
+            by_type[line["type"]] += Decimal(line["amount"])
+        fee, subtotal, discount, true_up, total = (Decimal(invoice[key]) for key in _TOTAL_KEYS)
+        problems = []
+        if total != fee + subtotal + discount + true_up:
+            problems.append(
+                f"{label}: total {total} != monthly_fee + usage_subtotal + discount + true_up "
+                f"({fee + subtotal + discount + true_up})"
+            )
+        if subtotal != by_type["usage"] + by_type["adjustment"]:
+            problems.append(
+                f"{label}: usage_subtotal {subtotal} != sum of usage and adjustment lines "
+                f"({by_type['usage'] + by_type['adjustment']})"
+            )
+        for key, line_type in (
+            ("monthly_fee", "fee"),
+            ("discount", "discount"),
+            ("true_up", "true_up"),
+        ):
+            if Decimal(invoice[key]) != by_type[line_type]:
+                problems.append(
+                    f"{label}: {key} {invoice[key]} != {line_type} lines ({by_type[line_type]})"
+                )
+    return problems
+
+
+def issue_month(
+    home: Path,
+    month: str,
+    now: datetime,
+    catalog: Catalog,
+    monthly_usage: Mapping[tuple[str, str], Usage],
+) -> IssueResult:
+    """Write (draft) or finalize the invoices of billing period `month` under `home/invoices/`.
+
+    `monthly_usage` maps (tenant_id, 'YYYY-MM') to the exact usage per meter, for every month known,
+    so that late usage of finalized periods becomes adjustment lines. Before the period end plus
+    `grace_period_days` every run rewrites the drafts; the first run at or after it finalizes
+    (numbers `INV-YYYYMM-0001`... in UTF-8 byte order of tenant_id); a final month is never
+    rewritten and later runs return `already_final` with the invoices as written.
+    """
+    start, end = period_bounds(month)
+    invoices_dir = home / "invoices"
+    folder = invoices_dir / month
+    ledger = _load_ledger(invoices_dir / LEDGER_DIR)
+    if month in ledger:
+        return _final_month(folder, month, ledger[month])
+
+    finalizes_at = datetime.combine(end, time(), UTC) + timedelta(days=catalog.grace_period_days)
+    final = as_utc(now) >= finalizes_at
+    usage = {tenant: u for (tenant, period), u in monthly_usage.items() if period == month and u}
+    adjustments = _pending_adjustments(ledger, month, monthly_usage)
+    tenants = set(usage) | set(adjustments) | set(catalog.subscribed_tenants(start))
+    invoices: list[dict[str, Any]] = []
+    unbilled: list[dict[str, str]] = []
+    for tenant in sorted(tenants, key=_byte_order):
+        tenant_usage = usage.get(tenant, {})
+        if catalog.plan_for(tenant, start) is None:
+            unbilled += [
+                {"tenant_id": tenant, "meter": meter, "quantity": quantity_text(quantity)}
+                for meter, quantity in sorted(tenant_usage.items())
+            ]
+            continue
+        number = f"INV-{start:%Y%m}-{len(invoices) + 1:04d}" if final else None
+        invoices.append(
+            rate_invoice(
+                catalog,
+                tenant,
+                month,
+                tenant_usage,
+                adjustments.get(tenant, []),
+                now,
+                "final" if final else "draft",
+                number,
+            )
+        )
+
+    _write_month_folder(folder, invoices, unbilled)
+    if final:  # the ledger file is written last: it is what declares the month final
+        entries = {
+            i["tenant_id"]: _ledger_entry(i, catalog.plans[i["plan"]].prices) for i in invoices
+        }
+        document = {"period": month, "finalized_at": utc_timestamp(now), "invoices": entries}
+        _write_atomic(invoices_dir / LEDGER_DIR / f"{month}.json", _json_bytes(document))
+        _fsync_directory(invoices_dir / LEDGER_DIR)
+    return IssueResult(
+        status="final" if final else "draft",
+        month=month,
+        folder=folder,
+        invoices=invoices,
+        lines=[row for invoice in invoices for row in invoice_line_rows(invoice)],
+        unbilled=unbilled,
+    )
+
+
+def _byte_order(tenant_id: str) -> bytes:
+    return tenant_id.encode("utf-8")
+
+
+def _load_ledger(ledger_dir: Path) -> dict[str, dict[str, Any]]:
+    """Final months: month -> tenant_id -> {invoice_number, plan, prices, billed}."""
+    if not ledger_dir.is_dir():
+        return {}
+    ledger = {}
+    for path in sorted(ledger_dir.glob("*.json")):
+        document = json.loads(path.read_bytes())
+        ledger[document["period"]] = document["invoices"]
+    return ledger
+
+
+def _ledger_entry(invoice: Mapping[str, Any], prices: Mapping[str, Price]) -> dict[str, Any]:
+    """What a final invoice billed: its own usage, plus the usage change of each adjusted
+    (period, meter); and the prices it was rated with, for adjusting it later."""
+    billed = {invoice["period"]["start"][:7]: dict(invoice["usage"])}
+    for line in invoice["lines"]:
+        if line["type"] == "adjustment":
+            billed.setdefault(line["adjusts_period"], {})[line["meter"]] = line["quantity"]
+    return {
+        "invoice_number": invoice["invoice_number"],
+        "plan": invoice["plan"],
+        "prices": {m: p.model_dump(mode="json", exclude_none=True) for m, p in prices.items()},
+        "billed": billed,
+    }
+
+
+def _pending_adjustments(
+    ledger: Mapping[str, Mapping[str, Any]],
+    month: str,
+    monthly_usage: Mapping[tuple[str, str], Usage],
+) -> dict[str, list[dict[str, Any]]]:
+    """Adjustment lines per tenant for every final period before `month` whose usage changed
+    since it was billed; billed so far = the final invoice's usage + adjustments on final invoices.
+    """
+    with localcontext(EXACT):
+        billed: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(
+            lambda: defaultdict(Decimal)
+        )
+        for entries in ledger.values():
+            for tenant, entry in entries.items():
+                for period, quantities in entry["billed"].items():
+                    for meter, quantity in quantities.items():
+                        billed[tenant, period][meter] += Decimal(quantity)
+        pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for period in sorted(p for p in ledger if p < month):
+            for tenant, entry in ledger[period].items():
+                usage_now = monthly_usage.get((tenant, period), {})
+                billed_so_far = billed[tenant, period]
+                for meter in sorted(set(usage_now) | set(billed_so_far)):
+                    now_quantity = usage_now.get(meter, ZERO)
+                    if now_quantity == billed_so_far.get(meter, ZERO):
+                        continue
+                    price = entry["prices"].get(meter)
+                    pending[tenant].append(
+                        rate_adjustment_line(
+                            meter,
+                            None if price is None else Price.model_validate(price),
+                            now_quantity,
+                            billed_so_far.get(meter, ZERO),
+                            entry["invoice_number"],
+                            period,
+                        )
+                    )
+    return pending
+
+
+def _final_month(folder: Path, month: str, entries: Mapping[str, Any]) -> IssueResult:
+    """The result of a month finalized earlier, read back from its files (which stay untouched)."""
+    invoices = [
+        json.loads((folder / f"{invoice_file_stem(tenant)}.json").read_bytes())
+        for tenant in sorted(entries, key=_byte_order)
+    ]
+    with open(folder / "unbilled.csv", encoding="utf-8", newline="") as handle:
+        unbilled = list(csv.DictReader(handle))
+    return IssueResult(
+        status="already_final",
+        month=month,
+        folder=folder,
+        invoices=invoices,
+        lines=[row for invoice in invoices for row in invoice_line_rows(invoice)],
+        unbilled=unbilled,
+    )
+
+
+def _write_month_folder(
+    folder: Path, invoices: Sequence[Mapping[str, Any]], unbilled: Sequence[Mapping[str, str]]
+) -> None:
+    """Write every file of the month, remove files of tenants no longer invoiced, manifest last."""
+    files: dict[str, bytes] = {}
+    for invoice in invoices:
+        stem = invoice_file_stem(invoice["tenant_id"])
+        files[f"{stem}.json"] = _json_bytes(invoice)
+        files[f"{stem}.csv"] = _csv_bytes(LINE_COLUMNS, invoice_line_rows(invoice))
+        files[f"{stem}.pdf"] = render_invoice_pdf(invoice)
+    summary = [{column: invoice[column] for column in SUMMARY_COLUMNS} for invoice in invoices]
+    files["summary.csv"] = _csv_bytes(SUMMARY_COLUMNS, summary)
+    files["unbilled.csv"] = _csv_bytes(UNBILLED_COLUMNS, unbilled)
+    manifest = {
+        "files": [
+            {"name": name, "sha256": hashlib.sha256(files[name]).hexdigest()}
+            for name in sorted(files)
+        ]
+    }
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in folder.iterdir():
+        if path.is_file() and path.name not in files and path.name != MANIFEST:
+            path.unlink()
+    for name, data in files.items():
+        _write_atomic(folder / name, data)
+    _write_atomic(folder / MANIFEST, _json_bytes(manifest))
+    _fsync_directory(folder)
+
+
+def _json_bytes(document: Any) -> bytes:
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _csv_bytes(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary sibling, fsync, then rename over `path`: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Make the renames in `folder` durable (the month's files before its ledger file)."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,76 @@
+"""PDF invoices: readable content, non-latin-1 tenant ids, byte-stable output."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from pypdf import PdfReader
+
+from orchestration.billing.pdf import render_invoice_pdf
+
+
+def pdf_text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+@pytest.fixture
+def spec_invoice(spec_invoice_json):
+    return json.loads(spec_invoice_json)
+
+
+def test_pdf_shows_number_tenant_period_plan_lines_totals_and_alerts(spec_invoice):
+    text = pdf_text(render_invoice_pdf(spec_invoice))
+    for expected in (
+        "Meterline",
+        "Invoice INV-202610-0001",
+        "Tenant: acme",
+        "Plan: growth",
+        "2026-10-01 to 2026-10-31",
+        "Growth monthly fee",
+        "tier 0-100000",
+        "tier 100000+",
+        "traces: late usage of 2026-09",
+        "(INV-202609-0004)",
+        "Volume discount 5%",
+        "1721.79 USD",
+        "api_call: usage 103000 reached 90% of the 1000 included",
+        "traces: usage 261337 reached 100% of the 250000 included",
+    ):
+        assert expected in text
+    assert "DRAFT" not in text
+
+
+def test_draft_pdf_says_draft(spec_invoice):
+    draft = spec_invoice | {"invoice_number": None, "status": "draft"}
+    assert "DRAFT" in pdf_text(render_invoice_pdf(draft))
+
+
+@pytest.mark.parametrize(
+    ("tenant_id", "shown"),
+    [
+        ("日本-テナント", r"\u65e5\u672c-\u30c6\u30ca\u30f3\u30c8"),
+        ("emoji-🚀", r"emoji-\U0001f680"),
+        ("tab\there", r"tab\there"),
+        ("ŁódźCo", r"\u0141ód\u017aCo"),  # ó is latin-1: kept
+    ],
+)
+def test_tenant_ids_outside_latin1_render_escaped(spec_invoice, tenant_id, shown):
+    text = pdf_text(render_invoice_pdf(spec_invoice | {"tenant_id": tenant_id}))
+    assert f"Tenant: {shown}" in text
+
+
+def test_latin1_tenant_ids_render_as_is(spec_invoice):
+    assert "Tenant: Société Générale" in pdf_text(
+        render_invoice_pdf(spec_invoice | {"tenant_id": "Société Générale"})
+    )
+
+
+def test_pdf_bytes_depend_only_on_the_invoice(spec_invoice):
+    first, second = render_invoice_pdf(spec_invoice), render_invoice_pdf(dict(spec_invoice))
+    assert first == second
+    reader = PdfReader(io.BytesIO(first))
+    assert reader.metadata.creation_date.isoformat() == "2026-11-04T02:00:00+00:00"
+    later = render_invoice_pdf(spec_invoice | {"generated_at": "2026-11-05T02:00:00Z"})
+    assert later != first
