@@ -1,63 +1,61 @@
-"""Great Expectations reconciliation rules as Dagster asset checks on the marts.
+"""Great Expectations reconciliation rules as Dagster asset checks on the marts they prove.
 
 Every rule that guards money is blocking: when it fails, publish and invoices do not run, and a
-marker tells `meterline invoice` to refuse until a run passes again.
+marker tells `meterline invoice` to refuse until a run passes again. The quarantine-rate rule only
+warns. The bound comes from `METERLINE_MAX_QUARANTINE_RATE` (default 0.05).
 """
+
+import os
 
 import dagster as dg
 
+from orchestration.checks.reconciliation import (
+    DEFAULT_MAX_QUARANTINE_RATE,
+    RULES,
+    failing_rows_markdown,
+    run_rules,
+)
 from orchestration.resources import MeterlineResource
 from orchestration.run_state import mark_checks_failed
 
-# rule name (orchestration/checks/reconciliation.py) -> the mart it proves
-RULE_ASSETS = {
-    "daily_usage_matches_bronze": "tenant_daily_usage",
-    "monthly_usage_matches_daily": "tenant_monthly_usage",
-    "trace_sessions_match_spans": "fct_trace_sessions",
-    "platform_cost_matches_provider_cost": "platform_daily_cost",
-    "ingest_audit_identity": "ingest_audit",
-    "quarantine_rate_within_bound": "quarantine",
-}
-# Data-quality rules that warn instead of blocking.
-NON_BLOCKING_RULES = {"quarantine_rate_within_bound"}
+
+def max_quarantine_rate() -> float:
+    return float(os.environ.get("METERLINE_MAX_QUARANTINE_RATE", DEFAULT_MAX_QUARANTINE_RATE))
 
 
 @dg.multi_asset_check(
     specs=[
         dg.AssetCheckSpec(
-            name=rule,
-            asset=asset,
-            blocking=rule not in NON_BLOCKING_RULES,
-            description=f"Great Expectations reconciliation rule `{rule}`.",
+            name=rule.name,
+            asset=rule.table,
+            blocking=rule.guards_money,
+            description=rule.statement,
         )
-        for rule, asset in RULE_ASSETS.items()
+        for rule in RULES.values()
     ],
     name="reconciliation_checks",
 )
 def reconciliation_checks(context, meterline: MeterlineResource):
-    """Run every reconciliation rule on the build warehouse and report each as a check result."""
-    from orchestration.checks.reconciliation import failing_rows_markdown, run_rule
-
+    """Run every reconciliation rule on the build warehouse; one check result per rule."""
     layout = meterline.layout
+    outcomes = run_rules(layout.warehouse, layout.home, max_quarantine_rate=max_quarantine_rate())
     failures = []
-    for rule, asset in RULE_ASSETS.items():
-        outcome = run_rule(rule, layout.warehouse, layout.home)
-        blocking = rule not in NON_BLOCKING_RULES
-        if not outcome.passed and blocking:
-            failures.append({"rule": rule, "summary": outcome.summary})
-        metadata = {"summary": outcome.summary, **{k: v for k, v in outcome.statistics.items()}}
+    for outcome in outcomes:
+        rule = RULES[outcome.rule]
+        metadata = {"summary": outcome.summary, **outcome.statistics}
         if not outcome.passed:
             metadata["failing_rows"] = dg.MetadataValue.md(failing_rows_markdown(outcome))
+            if rule.guards_money:
+                failures.append({"rule": rule.name, "summary": outcome.summary})
+                context.log.error(f"check {rule.name} failed: {outcome.summary}")
         if outcome.data_docs_path:
             metadata["data_docs"] = dg.MetadataValue.path(str(outcome.data_docs_path))
         yield dg.AssetCheckResult(
-            check_name=rule,
-            asset_key=asset,
+            check_name=rule.name,
+            asset_key=rule.table,
             passed=outcome.passed,
-            severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
+            severity=dg.AssetCheckSeverity.ERROR if rule.guards_money else dg.AssetCheckSeverity.WARN,
             metadata=metadata,
         )
     if failures:
         mark_checks_failed(layout, failures)
-        for failure in failures:
-            context.log.error(f"check {failure['rule']} failed: {failure['summary']}")

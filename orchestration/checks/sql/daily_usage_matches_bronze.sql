@@ -1,0 +1,96 @@
+-- Per tenant, meter and UTC day, tenant_daily_usage holds exactly the quantity and record count
+-- recounted from the accepted bronze items of every source.
+with accepted_records as (
+    select cast(event_time as date) as usage_date, tenant_id, meter, quantity
+    from int_events_copies_classified
+    where copy_status = 'accepted'
+
+    union all
+
+    -- every accepted LLM request yields both token records, whatever their values
+    select cast(event_time as date), tenant_id, 'llm_input_tokens', input_tokens
+    from int_usage_logs_copies_classified
+    where copy_status = 'accepted'
+
+    union all
+
+    select cast(event_time as date), tenant_id, 'llm_output_tokens', output_tokens
+    from int_usage_logs_copies_classified
+    where copy_status = 'accepted'
+
+    union all
+
+    select cast(event_time as date), tenant_id, 'tool_calls', tool_calls
+    from int_usage_logs_copies_classified
+    where copy_status = 'accepted' and tool_calls > 0
+
+    union all
+
+    select cast(start_time as date), tenant_id, 'llm_input_tokens', input_tokens
+    from int_traces_copies_classified
+    where copy_status = 'accepted' and input_tokens is not null
+
+    union all
+
+    select cast(start_time as date), tenant_id, 'llm_output_tokens', output_tokens
+    from int_traces_copies_classified
+    where copy_status = 'accepted' and output_tokens is not null
+
+    union all
+
+    select cast(started_at as date), tenant_id, 'traces', cast(1 as decimal(38, 12))
+    from int_traces_assembled
+    where is_billable
+
+    union all
+
+    select cast(event_time as date), tenant_id, meter, quantity
+    from int_sessions_copies_classified
+    where copy_status = 'accepted'
+),
+
+bronze as (
+    select
+        usage_date,
+        tenant_id,
+        meter,
+        sum(quantity) as quantity,
+        count(*) as record_count
+    from accepted_records
+    group by usage_date, tenant_id, meter
+),
+
+mart as (
+    select usage_date, tenant_id, meter, quantity, record_count, true as is_present
+    from tenant_daily_usage
+),
+
+lined_up as (
+    select
+        coalesce(mart.usage_date, bronze.usage_date) as usage_date,
+        coalesce(mart.tenant_id, bronze.tenant_id) as tenant_id,
+        coalesce(mart.meter, bronze.meter) as meter,
+        -- a side without the row counts 0; a mart row with a NULL quantity stays NULL and fails
+        case when mart.is_present then mart.quantity else 0 end as mart_quantity,
+        coalesce(bronze.quantity, 0) as bronze_quantity,
+        case when mart.is_present then mart.record_count else 0 end as mart_record_count,
+        coalesce(bronze.record_count, 0) as bronze_record_count
+    from mart
+    full outer join bronze
+        on mart.usage_date = bronze.usage_date
+        and mart.tenant_id = bronze.tenant_id
+        and mart.meter = bronze.meter
+)
+
+select
+    usage_date,
+    tenant_id,
+    meter,
+    mart_quantity,
+    bronze_quantity,
+    mart_quantity - bronze_quantity as quantity_difference,
+    mart_record_count,
+    bronze_record_count,
+    mart_record_count - bronze_record_count as record_count_difference
+from lined_up
+order by usage_date, tenant_id, meter

@@ -1,0 +1,54 @@
+-- Per UTC day, source and tenant, platform_daily_cost equals the provider cost of the accepted
+-- items: LLM requests and spans as costed, session steps at their reported cost (0 when absent).
+with provider_costs as (
+    select cast(event_time as date) as usage_date, 'usage_logs' as source, tenant_id, cost_usd
+    from int_usage_logs_costed
+    where copy_status = 'accepted'
+
+    union all
+
+    select cast(start_time as date), 'traces', tenant_id, cost_usd
+    from int_spans_costed
+    where copy_status = 'accepted'
+
+    union all
+
+    select cast(event_time as date), 'sessions', tenant_id, coalesce(source_cost_usd, 0)
+    from int_sessions_copies_classified
+    where copy_status = 'accepted'
+),
+
+provider as (
+    select usage_date, source, tenant_id, sum(cost_usd) as cost_usd
+    from provider_costs
+    group by usage_date, source, tenant_id
+),
+
+mart as (
+    select usage_date, source, tenant_id, cost_usd, true as is_present
+    from platform_daily_cost
+),
+
+lined_up as (
+    select
+        coalesce(mart.usage_date, provider.usage_date) as usage_date,
+        coalesce(mart.source, provider.source) as source,
+        coalesce(mart.tenant_id, provider.tenant_id) as tenant_id,
+        case when mart.is_present then mart.cost_usd else 0 end as mart_cost_usd,
+        coalesce(provider.cost_usd, 0) as provider_cost_usd
+    from mart
+    full outer join provider
+        on mart.usage_date = provider.usage_date
+        and mart.source = provider.source
+        and mart.tenant_id = provider.tenant_id
+)
+
+select
+    usage_date,
+    source,
+    tenant_id,
+    mart_cost_usd,
+    provider_cost_usd,
+    mart_cost_usd - provider_cost_usd as cost_usd_difference
+from lined_up
+order by usage_date, source, tenant_id

@@ -1,0 +1,314 @@
+"""The reconciliation rules and mart contracts on a real DuckDB file: all pass, then each breaks."""
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from orchestration.checks import RULES, failing_rows_markdown, run_rule, run_rules
+
+EVENTS_FILE = "events/2026-10-03/events.jsonl"
+
+
+def rules_reading(table: str) -> list[str]:
+    """Every rule whose SQL reads `table`: the only ones a change to that table can affect."""
+    return [name for name, rule in RULES.items() if re.search(rf"\b{table}\b", rule.sql)]
+
+
+def test_every_rule_passes_on_a_reconciled_warehouse(warehouse: Path, home: Path) -> None:
+    outcomes = run_rules(warehouse, home)
+
+    assert [outcome.rule for outcome in outcomes] == list(RULES)
+    for outcome in outcomes:
+        assert outcome.passed, outcome.summary
+        assert outcome.failing_rows.empty
+        assert outcome.summary.startswith(f"{outcome.rule}: all ")
+        assert failing_rows_markdown(outcome) == "No failing rows."
+        assert outcome.data_docs_path is not None and outcome.data_docs_path.is_file()
+        assert outcome.data_docs_path.is_relative_to(home / "gx" / "data_docs")
+        assert outcome.statistics["rows_checked"] > 0
+        assert outcome.statistics["failing_rows"] == 0
+    assert (home / "gx" / "data_docs" / "local_site" / "index.html").is_file()
+
+
+# (table changed, the change, the rules that must fail, {rule: exact summary})
+TAMPERINGS = {
+    "daily quantity off": (
+        "tenant_daily_usage",
+        "update tenant_daily_usage set quantity = 12 "
+        "where tenant_id = 'acme' and meter = 'api_call'",
+        {"daily_usage_matches_bronze", "monthly_usage_matches_daily"},
+        {
+            "daily_usage_matches_bronze": "tenant acme, meter api_call, 2026-10-03: "
+            "quantity mart 12 vs bronze 1",
+            "monthly_usage_matches_daily": "tenant acme, meter api_call, month 2026-10-01: "
+            "quantity monthly 1 vs daily 12",
+        },
+    ),
+    "daily row missing (late usage on the UTC day)": (
+        "tenant_daily_usage",
+        "delete from tenant_daily_usage where meter = 'voice_minute'",
+        {"daily_usage_matches_bronze", "monthly_usage_matches_daily"},
+        {
+            "daily_usage_matches_bronze": "tenant acme, meter voice_minute, 2026-11-01: "
+            "quantity mart 0 vs bronze 2.75; record_count mart 0 vs bronze 1",
+        },
+    ),
+    "daily meter spelled differently": (
+        "tenant_daily_usage",
+        "update tenant_daily_usage set meter = 'API_CALL' where tenant_id = 'globex' "
+        "and meter = 'api_call'",
+        {
+            "daily_usage_matches_bronze",
+            "monthly_usage_matches_daily",
+            "tenant_daily_usage_contract",
+        },
+        {
+            "tenant_daily_usage_contract": "tenant globex, meter API_CALL, 2026-10-03: meter "
+            "API_CALL not in (ai_query, api_call, llm_input_tokens, llm_output_tokens, "
+            "storage_mb, tool_calls, traces, voice_minute)",
+        },
+    ),
+    "bronze usage missing from the marts": (
+        "int_events_copies_classified",
+        "insert into int_events_copies_classified values "
+        "('initech', 'api_call', 4, '2026-10-05 08:00:00+00', 'accepted')",
+        {"daily_usage_matches_bronze"},
+        {
+            "daily_usage_matches_bronze": "tenant initech, meter api_call, 2026-10-05: "
+            "quantity mart 0 vs bronze 4; record_count mart 0 vs bronze 1",
+        },
+    ),
+    "monthly record count off": (
+        "tenant_monthly_usage",
+        "update tenant_monthly_usage set record_count = 5 where meter = 'llm_input_tokens'",
+        {"monthly_usage_matches_daily"},
+        {
+            "monthly_usage_matches_daily": "tenant acme, meter llm_input_tokens, "
+            "month 2026-10-01: record_count monthly 5 vs daily 4",
+        },
+    ),
+    "monthly row not on the first of the month": (
+        "tenant_monthly_usage",
+        "update tenant_monthly_usage set usage_month = '2026-10-02' where meter = 'traces'",
+        {"monthly_usage_matches_daily", "tenant_monthly_usage_contract"},
+        {
+            "tenant_monthly_usage_contract": "tenant acme, meter traces, month 2026-10-02: "
+            "usage_month_day 2 not in (1)",
+        },
+    ),
+    "usage record counted twice": (
+        "fct_usage_records",
+        "insert into fct_usage_records "
+        "select * from fct_usage_records where record_key = 'events:e1:api_call'",
+        {"fct_usage_records_contract"},
+        {
+            "fct_usage_records_contract": "record events:e1:api_call: duplicate record_key "
+            "(and 1 more failing rows)",
+        },
+    ),
+    "trace tokens off": (
+        "fct_trace_sessions",
+        "update fct_trace_sessions set output_tokens = 165 where trace_id = 't1'",
+        {"trace_sessions_match_spans"},
+        {"trace_sessions_match_spans": "trace t1 (acme): output_tokens mart 165 vs spans 164"},
+    ),
+    "failed trace billed": (
+        "fct_trace_sessions",
+        "update fct_trace_sessions set is_billable = true where trace_id = 't2'",
+        {"fct_trace_sessions_contract"},
+        {"fct_trace_sessions_contract": "trace t2: status error with is_billable True"},
+    ),
+    "more error sessions than sessions": (
+        "agent_daily_stats",
+        "update agent_daily_stats set error_sessions = 3",
+        {"agent_daily_stats_contract"},
+        {
+            "agent_daily_stats_contract": "tenant acme, agent support-bot, 2026-10-03: "
+            "sessions 2 is below error_sessions 3",
+        },
+    ),
+    "provider cost off by 10^-12 USD": (
+        "platform_daily_cost",
+        "update platform_daily_cost set cost_usd = cost_usd + 0.000000000001 "
+        "where source = 'usage_logs'",
+        {"platform_cost_matches_provider_cost"},
+        {
+            "platform_cost_matches_provider_cost": "tenant acme, source usage_logs, 2026-10-03: "
+            "cost_usd mart 0.203850000001 vs provider 0.20385",
+        },
+    ),
+    "cost row for a source without provider costs": (
+        "platform_daily_cost",
+        "insert into platform_daily_cost values ('2026-10-03', 'events', 'acme', 0)",
+        {"platform_daily_cost_contract"},
+        {
+            "platform_daily_cost_contract": "tenant acme, source events, 2026-10-03: "
+            "source events not in (sessions, traces, usage_logs)",
+        },
+    ),
+    "audit items not accounted for": (
+        "ingest_audit",
+        "update ingest_audit set duplicates = 2 where source = 'events'",
+        {"ingest_audit_identity"},
+        {"ingest_audit_identity": f"file {EVENTS_FILE}: items_read 20 vs items_accounted 21"},
+    ),
+    "audit count negative": (
+        "ingest_audit",
+        "update ingest_audit set accepted = 19, conflicts = -1 where source = 'events'",
+        {"ingest_audit_contract"},
+        {"ingest_audit_contract": f"file {EVENTS_FILE}: conflicts -1 below 0"},
+    ),
+    "quarantined item lost": (
+        "quarantine",
+        "delete from quarantine",
+        {"ingest_audit_identity"},
+        {"ingest_audit_identity": f"file {EVENTS_FILE}: audit_quarantined 1 vs quarantine_rows 0"},
+    ),
+    "quarantine reason outside SPEC": (
+        "quarantine",
+        "update quarantine set reason = 'looks_odd'",
+        {"quarantine_contract"},
+        {
+            "quarantine_contract": f"file {EVENTS_FILE}, line 20: reason looks_odd not in "
+            "(malformed_json, missing_tenant, bad_timestamp, future_timestamp, unknown_meter, "
+            "bad_quantity)",
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("table", "change", "failing", "summaries"), TAMPERINGS.values(), ids=TAMPERINGS.keys()
+)
+def test_a_tampered_table_fails_exactly_the_rules_that_guard_it(
+    warehouse: Path,
+    home: Path,
+    tamper: Callable[[str], None],
+    table: str,
+    change: str,
+    failing: set[str],
+    summaries: dict[str, str],
+) -> None:
+    tamper(change)
+
+    outcomes = {o.rule: o for o in run_rules(warehouse, home, rules_reading(table))}
+
+    assert {name for name, outcome in outcomes.items() if not outcome.passed} == failing
+    for rule, summary in summaries.items():
+        assert outcomes[rule].summary == summary
+        assert not outcomes[rule].failing_rows.empty
+        assert outcomes[rule].guards_money
+
+
+def test_failing_rows_carry_keys_both_sides_and_the_difference(
+    warehouse: Path, home: Path, tamper: Callable[[str], None]
+) -> None:
+    tamper("update tenant_daily_usage set quantity = quantity + 1, record_count = 9")
+
+    outcome = run_rule("daily_usage_matches_bronze", warehouse, home)
+
+    assert not outcome.passed
+    assert list(outcome.failing_rows.columns) == [
+        "usage_date",
+        "tenant_id",
+        "meter",
+        "mart_quantity",
+        "bronze_quantity",
+        "quantity_difference",
+        "mart_record_count",
+        "bronze_record_count",
+        "record_count_difference",
+        "violations",
+    ]
+    assert len(outcome.failing_rows) == 9
+    first = outcome.failing_rows.iloc[0]
+    assert (first.tenant_id, first.meter, str(first.quantity_difference)) == (
+        "acme",
+        "api_call",
+        "1.000000000000",
+    )
+    assert outcome.statistics["failed_expectations"] == {
+        "column_pair_values_to_be_equal(mart_quantity, bronze_quantity)": 9,
+        "column_pair_values_to_be_equal(mart_record_count, bronze_record_count)": 9,
+    }
+    markdown = failing_rows_markdown(outcome)
+    assert markdown.splitlines()[0].startswith("| usage_date | tenant_id | meter | mart_quantity |")
+    assert "| 2026-10-03 | acme | api_call | 2 | 1 | 1 | 9 | 1 | 8 |" in markdown
+    assert outcome.data_docs_path is not None and outcome.data_docs_path.is_file()
+
+
+def test_failing_rows_are_capped_at_fifty(
+    warehouse: Path, home: Path, tamper: Callable[[str], None]
+) -> None:
+    tamper(
+        "insert into int_events_copies_classified "
+        "select 'initech', 'api_call', 1, timestamptz '2026-10-01 00:00:00+00' + to_days(day), "
+        "'accepted' from range(60) as days(day)",
+    )
+
+    outcome = run_rule("daily_usage_matches_bronze", warehouse, home)
+
+    assert len(outcome.failing_rows) == 50
+    assert outcome.statistics["failing_rows"] == 60
+    assert outcome.summary == (
+        "tenant initech, meter api_call, 2026-10-01: quantity mart 0 vs bronze 1; "
+        "record_count mart 0 vs bronze 1 (and 59 more failing rows)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("bound", "passed"),
+    [(0.06, True), (0.05, True), (0.04, False)],
+    ids=["rate below the bound", "rate at the bound", "rate above the bound"],
+)
+def test_quarantine_rate_is_checked_per_source_against_a_configurable_bound(
+    warehouse: Path, home: Path, bound: float, passed: bool
+) -> None:
+    outcome = run_rule("quarantine_rate_within_bound", warehouse, home, max_quarantine_rate=bound)
+
+    assert outcome.passed is passed
+    assert outcome.guards_money is False
+    assert outcome.statistics["max_quarantine_rate"] == bound
+    assert outcome.statistics["quarantine_rate_by_source"] == {
+        "events": 0.05,
+        "sessions": 0.0,
+        "traces": 0.0,
+        "usage_logs": 0.0,
+    }
+    if not passed:
+        assert outcome.summary == (
+            "source events (1 of 20 items quarantined): quarantine_rate 0.05 above 0.04"
+        )
+        assert list(outcome.failing_rows.source) == ["events"]
+
+
+def test_quarantine_rate_bound_defaults_to_five_percent(
+    warehouse: Path, home: Path, tamper: Callable[[str], None]
+) -> None:
+    tamper("update ingest_audit set items_read = 19, accepted = 16 where source = 'events'")
+
+    outcome = run_rule("quarantine_rate_within_bound", warehouse, home)
+
+    assert not outcome.passed
+    assert outcome.statistics["max_quarantine_rate"] == 0.05
+    assert outcome.summary.startswith("source events (1 of 19 items quarantined)")
+
+
+@pytest.mark.parametrize("bound", [-0.01, 1.5, float("nan"), "0.05"])
+def test_a_bound_that_is_not_a_rate_is_refused(warehouse: Path, home: Path, bound: object) -> None:
+    with pytest.raises(ValueError, match="max_quarantine_rate is a rate between 0 and 1"):
+        run_rule("quarantine_rate_within_bound", warehouse, home, max_quarantine_rate=bound)
+
+
+def test_unknown_rules_and_parameters_are_refused(warehouse: Path, home: Path) -> None:
+    with pytest.raises(ValueError, match="unknown rule 'daily_usage'"):
+        run_rule("daily_usage", warehouse, home)
+    with pytest.raises(ValueError, match=r"unknown rule parameter\(s\) \['max_quarantine_rate'\]"):
+        run_rule("daily_usage_matches_bronze", warehouse, home, max_quarantine_rate=0.1)
+
+
+def test_a_missing_warehouse_is_reported(home: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no warehouse at"):
+        run_rule("daily_usage_matches_bronze", home / "warehouse" / "build.duckdb", home)
