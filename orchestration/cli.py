@@ -41,11 +41,17 @@ click.ClickException.exit_code = EXIT_BAD_INPUT
 
 def common_options(fn):
     fn = click.option(
-        "--catalog", "catalog", type=click.Path(dir_okay=False), default=None,
+        "--catalog",
+        "catalog",
+        type=click.Path(dir_okay=False),
+        default=None,
         help="catalog.yml (default: $METERLINE_HOME/catalog.yml, else the shipped catalog).",
     )(fn)
     return click.option(
-        "--home", "home", type=click.Path(file_okay=False), default=None,
+        "--home",
+        "home",
+        type=click.Path(file_okay=False),
+        default=None,
         help="METERLINE_HOME (default: $METERLINE_HOME, else ./data).",
     )(fn)
 
@@ -115,7 +121,9 @@ def demo(home, catalog):
     # November arrives with October's late usage: billed as adjustments on November's invoices.
     _run_generate(ctx, next_month, tenants=6, events=30000, seed=8)
     _run_pipeline(ctx, None, None)
-    _run_invoice(ctx, next_month, f"{(date(2026, 12, 1) + timedelta(days=grace)).isoformat()}T00:00:00Z")
+    _run_invoice(
+        ctx, next_month, f"{(date(2026, 12, 1) + timedelta(days=grace)).isoformat()}T00:00:00Z"
+    )
     layout = ctx.layout
     click.echo("")
     click.echo(f"invoices:        {layout.invoices / month}  and  {layout.invoices / next_month}")
@@ -143,8 +151,7 @@ def ensure_dagster_home(dagster_home: Path) -> None:
     config = dagster_home / "dagster.yaml"
     if not config.exists():
         config.write_text(
-            "telemetry:\n  enabled: false\n"
-            "concurrency:\n  pools:\n    default_limit: 1\n"
+            "telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n"
         )
 
 
@@ -159,7 +166,13 @@ def _execute(ctx: Context, job_name: str, **kwargs) -> bool:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     job = _definitions(ctx).resolve_job_def(job_name)
-    result = job.execute_in_process(instance=_instance(ctx), raise_on_error=False, **kwargs)
+    run_config = {
+        **kwargs.pop("run_config", {}),
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
+    result = job.execute_in_process(
+        instance=_instance(ctx), raise_on_error=False, run_config=run_config, **kwargs
+    )
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure and event.step_failure_data:
@@ -171,7 +184,8 @@ def _execute(ctx: Context, job_name: str, **kwargs) -> bool:
 def _run_generate(ctx: Context, month: str, tenants: int, events: int, seed: int) -> None:
     config = {"month": month, "tenants": tenants, "events": events, "seed": seed}
     ok = _execute(
-        ctx, "generate_sample_month",
+        ctx,
+        "generate_sample_month",
         run_config={"ops": {"write_sample_deliveries": {"config": config}}},
     )
     if not ok:
@@ -187,7 +201,8 @@ def _run_pipeline(ctx: Context, from_date: date | None, to_date: date | None) ->
     layout = ctx.layout
     if from_date or to_date:
         days = [
-            d for d in list_delivery_dates(layout.raw)
+            d
+            for d in list_delivery_dates(layout.raw)
             if (from_date is None or d >= from_date) and (to_date is None or d <= to_date)
         ]
         if from_date and to_date and from_date > to_date:
@@ -202,7 +217,8 @@ def _run_pipeline(ctx: Context, from_date: date | None, to_date: date | None) ->
                 f"delivery dates outside {keys[0]}..{keys[-1]}: {', '.join(map(str, outside))}"
             )
         ok = _execute(
-            ctx, "meterline_run",
+            ctx,
+            "meterline_run",
             tags={
                 "dagster/asset_partition_range_start": days[0].isoformat(),
                 "dagster/asset_partition_range_end": days[-1].isoformat(),
@@ -225,7 +241,8 @@ def _run_invoice(ctx: Context, month: str, now: str | None) -> None:
     except ValueError as err:
         raise click.BadParameter(f"--now {now!r} is not an ISO-8601 time") from err
     ok = _execute(
-        ctx, "meterline_invoice",
+        ctx,
+        "meterline_invoice",
         partition_key=f"{month}-01",
         run_config={"ops": {"invoices": {"config": {"now": now}}}},
     )

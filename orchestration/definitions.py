@@ -52,7 +52,10 @@ def build_definitions(home: Path | None = None, catalog: Path | None = None) -> 
         ],
         asset_checks=[reconciliation_checks],
         jobs=[meterline_run, meterline_rebuild, meterline_invoice, generate_sample_month],
-        schedules=[nightly_delivery_schedule, monthly_invoice_schedule(_grace_period_days(meterline))],
+        schedules=[
+            nightly_delivery_schedule,
+            monthly_invoice_schedule(_grace_period_days(meterline)),
+        ],
         sensors=[new_delivery_sensor],
         resources={"meterline": meterline, "dbt": dbt_resource()},
         executor=dg.in_process_executor,

@@ -30,8 +30,11 @@ STORAGE_COMPATIBILITY = "v1.4.0"
 _KEEP_PARQUET_VERSIONS = 2
 
 
-def publish_marts(warehouse: Path, published: Path, tables=PUBLISHED_TABLES) -> dict[str, int]:
-    """Copy `tables` from the build warehouse to the published file and Parquet; returns row counts."""
+def publish_marts(
+    warehouse: Path, published: Path, invoice_lines_sql: str, tables=PUBLISHED_TABLES
+) -> dict[str, int]:
+    """Copy `tables` from the build warehouse, and the invoice lines, to the published file and
+    Parquet; returns the row count of each table."""
     published.mkdir(parents=True, exist_ok=True)
     for leftover in published.glob(".marts-*.duckdb*"):  # from a run killed mid-publish
         leftover.unlink()
@@ -42,12 +45,14 @@ def publish_marts(warehouse: Path, published: Path, tables=PUBLISHED_TABLES) -> 
     counts: dict[str, int] = {}
     con = duckdb.connect(
         str(staging_db),
-        config={"storage_compatibility_version": STORAGE_COMPATIBILITY, "TimeZone": "UTC"},
+        config={"storage_compatibility_version": STORAGE_COMPATIBILITY},
     )
     try:
         con.execute(f"ATTACH '{warehouse}' AS build (READ_ONLY)")
-        for table in tables:
-            con.execute(f"CREATE TABLE main.{table} AS SELECT * FROM build.main.{table}")
+        sources = {table: f"SELECT * FROM build.main.{table}" for table in tables}
+        sources["fct_invoice_lines"] = invoice_lines_sql
+        for table, query in sources.items():
+            con.execute(f"CREATE TABLE main.{table} AS {query}")
             con.execute(
                 f"COPY main.{table} TO '{version_dir / (table + '.parquet')}' "
                 "(FORMAT parquet, COMPRESSION zstd)"
@@ -61,6 +66,37 @@ def publish_marts(warehouse: Path, published: Path, tables=PUBLISHED_TABLES) -> 
     _swap_symlink(published / "parquet", version_dir)
     _prune_parquet_versions(published / "parquet_versions", keep=version_dir)
     return counts
+
+
+def republish_table(published: Path, table: str, query: str) -> int:
+    """Replace one table of the published marts (e.g. fct_invoice_lines after invoicing) with the
+    same atomic swap: the other tables are carried over unchanged. Returns its row count."""
+    current = published / "marts.duckdb"
+    if not current.exists():
+        return 0
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    staging_db = published / f".marts-{stamp}.duckdb"
+    shutil.copyfile(current, staging_db)
+    version_dir = published / "parquet_versions" / stamp
+    version_dir.mkdir(parents=True)
+    for parquet in (published / "parquet").glob("*.parquet"):
+        if parquet.stem != table:
+            os.link(parquet.resolve(), version_dir / parquet.name)
+    con = duckdb.connect(str(staging_db))
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE main.{table} AS {query}")
+        con.execute(
+            f"COPY main.{table} TO '{version_dir / (table + '.parquet')}' "
+            "(FORMAT parquet, COMPRESSION zstd)"
+        )
+        count = con.execute(f"SELECT count(*) FROM main.{table}").fetchone()[0]
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    os.replace(staging_db, current)
+    _swap_symlink(published / "parquet", version_dir)
+    _prune_parquet_versions(published / "parquet_versions", keep=version_dir)
+    return count
 
 
 def _swap_symlink(link: Path, target: Path) -> None:

@@ -1,6 +1,5 @@
 """Raw landing zone and the append-only bronze layer, partitioned by delivery date."""
 
-
 from collections import Counter
 from datetime import date
 
@@ -65,10 +64,7 @@ def bronze_ingest(context: AssetExecutionContext, meterline: MeterlineResource):
     for key in context.partition_keys:
         audits.extend(ingest_delivery(layout.raw, layout.bronze, date.fromisoformat(key)))
     new = [a for a in audits if not a.skipped]
-    rows = [
-        f"| {a.file} | {a.lines_read} | {a.items_read} | {a.quarantined} |"
-        for a in new
-    ]
+    rows = [f"| {a.file} | {a.lines_read} | {a.items_read} | {a.quarantined} |" for a in new]
     table = "| file | lines | items | quarantined |\n|---|---|---|---|\n" + "\n".join(rows)
     items = Counter()
     quarantined = Counter()

@@ -1,12 +1,16 @@
 """Invoices: the published usage of a billing month, rated against the catalog (SPEC 4-6)."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import dagster as dg
 import duckdb
 from dagster import AssetExecutionContext
 
+from orchestration.billing.invoice_lines import invoice_lines_query, write_invoice_lines
+from orchestration.billing.lifecycle import issue_month, money_check
 from orchestration.partitions import billing_month_partitions
+from orchestration.publish import republish_table
 from orchestration.resources import MeterlineResource
 from orchestration.run_state import checks_failed
 
@@ -47,18 +51,40 @@ def read_monthly_usage(published_db) -> dict:
     return usage
 
 
+def invoice_problems(result, monthly_usage: dict) -> list[str]:
+    """Invoices whose total is not the sum of their lines, or whose usage is not the month's
+    usage in `tenant_monthly_usage` (checked for invoices written by this run)."""
+    problems = []
+    for invoice in result.invoices:
+        tenant = invoice["tenant_id"]
+        problems += [f"{tenant}: {problem}" for problem in money_check(invoice)]
+        if result.status == "already_final":
+            continue  # written by an earlier run; later usage is billed as adjustments
+        billed = {meter: Decimal(q) for meter, q in invoice["usage"].items()}
+        expected = {m: q for m, q in monthly_usage.get((tenant, result.month), {}).items() if q}
+        if {m: q for m, q in billed.items() if q} != expected:
+            problems.append(f"{tenant}: invoice usage {billed} != tenant_monthly_usage {expected}")
+    return problems
+
+
 @dg.asset(
     deps=["published_marts"],
     partitions_def=billing_month_partitions,
     group_name="invoices",
     kinds={"json", "csv", "pdf"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "invoices_match_usage_and_lines",
+            asset="invoices",
+            description="Each invoice's usage equals tenant_monthly_usage and its total equals "
+            "the sum of its lines.",
+        )
+    ],
 )
 def invoices(
     context: AssetExecutionContext, config: InvoiceRunConfig, meterline: MeterlineResource
-) -> dg.MaterializeResult:
+):
     """The month's invoices: drafts until period end + grace, then final and never rewritten."""
-    from orchestration.billing.lifecycle import issue_month
-
     layout = meterline.layout
     failures = checks_failed(layout)
     if failures:
@@ -68,14 +94,19 @@ def invoices(
             "until `meterline run` passes every check"
         )
     month = context.partition_key[:7]
+    monthly_usage = read_monthly_usage(layout.published / "marts.duckdb")
     result = issue_month(
-        layout.home,
-        month,
-        parse_now(config.now),
-        meterline.load_catalog(),
-        read_monthly_usage(layout.published / "marts.duckdb"),
+        layout.home, month, parse_now(config.now), meterline.load_catalog(), monthly_usage
     )
-    return dg.MaterializeResult(
+    problems = invoice_problems(result, monthly_usage)
+    write_invoice_lines(layout.invoices, month, result.lines)
+    republish_table(layout.published, "fct_invoice_lines", invoice_lines_query(layout.invoices))
+    yield dg.AssetCheckResult(
+        check_name="invoices_match_usage_and_lines",
+        passed=not problems,
+        metadata={"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")},
+    )
+    yield dg.MaterializeResult(
         metadata={
             "status": result.status,
             "invoices": len(result.invoices),

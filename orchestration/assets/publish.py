@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.billing.invoice_lines import invoice_lines_query
 from orchestration.publish import PUBLISHED_TABLES, publish_marts
 from orchestration.resources import MeterlineResource
 from orchestration.run_state import clear_checks_failed
@@ -16,7 +17,7 @@ from orchestration.run_state import clear_checks_failed
 def published_marts(meterline: MeterlineResource) -> dg.MaterializeResult:
     """published/marts.duckdb and published/parquet/<table>.parquet, only after every check passed."""
     layout = meterline.layout
-    counts = publish_marts(layout.warehouse, layout.published)
+    counts = publish_marts(layout.warehouse, layout.published, invoice_lines_query(layout.invoices))
     clear_checks_failed(layout)
     return dg.MaterializeResult(
         metadata={

@@ -54,7 +54,9 @@ def reconciliation_checks(context, meterline: MeterlineResource):
             check_name=rule.name,
             asset_key=rule.table,
             passed=outcome.passed,
-            severity=dg.AssetCheckSeverity.ERROR if rule.guards_money else dg.AssetCheckSeverity.WARN,
+            severity=dg.AssetCheckSeverity.ERROR
+            if rule.guards_money
+            else dg.AssetCheckSeverity.WARN,
             metadata=metadata,
         )
     if failures:

@@ -1,6 +1,5 @@
 """The dbt project (staging -> intermediate -> marts) as Dagster assets; dbt tests become checks."""
 
-
 import os
 import sys
 from pathlib import Path
@@ -8,7 +7,13 @@ from typing import Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
 from orchestration.resources import MeterlineResource
 from orchestration.run_state import mark_checks_failed
@@ -29,7 +34,9 @@ class MeterlineDbtTranslator(DagsterDbtTranslator):
         return super().get_group_name(dbt_resource_props)
 
 
-translator = MeterlineDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=False))
+translator = MeterlineDbtTranslator(
+    settings=DagsterDbtTranslatorSettings(enable_code_references=False)
+)
 
 
 def dbt_environment(meterline: MeterlineResource) -> None:

@@ -70,7 +70,9 @@ def _file_id(raw_file: RawFile) -> str:
 
 
 def _bronze_path(bronze_root: Path, table: str, raw_file: RawFile) -> Path:
-    return bronze_root / table / raw_file.delivery_date.isoformat() / f"{_file_id(raw_file)}.parquet"
+    return (
+        bronze_root / table / raw_file.delivery_date.isoformat() / f"{_file_id(raw_file)}.parquet"
+    )
 
 
 def _write_atomic(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:
@@ -108,8 +110,10 @@ def ingest_raw_file(
     lines, lines_read = split_lines(data)
     type_items(con, raw_file.source, lines, raw_file.delivery_date)
 
-    params = f"'{raw_file.source}' AS source, '{raw_file.name}' AS source_file, " \
-             f"DATE '{raw_file.delivery_date.isoformat()}' AS delivery_date"
+    params = (
+        f"'{raw_file.source}' AS source, '{raw_file.name}' AS source_file, "
+        f"DATE '{raw_file.delivery_date.isoformat()}' AS delivery_date"
+    )
     _write_atomic(
         con,
         f"SELECT {params}, * EXCLUDE (reason) FROM items WHERE reason IS NULL "
@@ -122,9 +126,7 @@ def ingest_raw_file(
         "WHERE reason IS NOT NULL ORDER BY line_number, item_position",
         _bronze_path(bronze_root, "quarantine", raw_file),
     )
-    items_read, quarantined = con.execute(
-        "SELECT count(*), count(reason) FROM items"
-    ).fetchone()
+    items_read, quarantined = con.execute("SELECT count(*), count(reason) FROM items").fetchone()
     ingested_at = datetime.now(UTC).isoformat()
     _write_atomic(
         con,
@@ -134,8 +136,13 @@ def ingest_raw_file(
         marker,
     )
     return FileAudit(
-        raw_file.source, raw_file.name, raw_file.delivery_date, lines_read, items_read,
-        quarantined, skipped=False,
+        raw_file.source,
+        raw_file.name,
+        raw_file.delivery_date,
+        lines_read,
+        items_read,
+        quarantined,
+        skipped=False,
     )
 
 
@@ -223,7 +230,9 @@ def ingest_delivery(raw_root: Path, bronze_root: Path, delivery_date: date) -> l
     ensure_bronze_layout(bronze_root)
     con = connect_for_ingest()
     try:
-        return [ingest_raw_file(con, bronze_root, f) for f in list_raw_files(raw_root, delivery_date)]
+        return [
+            ingest_raw_file(con, bronze_root, f) for f in list_raw_files(raw_root, delivery_date)
+        ]
     finally:
         con.close()
 

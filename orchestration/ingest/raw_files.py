@@ -32,7 +32,9 @@ def list_delivery_dates(raw_root: Path) -> list[date]:
         base = raw_root / source
         if base.is_dir():
             found.update(
-                date.fromisoformat(p.name) for p in base.iterdir() if p.is_dir() and _DATE_DIR.match(p.name)
+                date.fromisoformat(p.name)
+                for p in base.iterdir()
+                if p.is_dir() and _DATE_DIR.match(p.name)
             )
     return sorted(found)
 
@@ -46,7 +48,11 @@ def list_raw_files(raw_root: Path, delivery_date: date) -> list[RawFile]:
             continue
         for p in sorted(folder.iterdir(), key=lambda q: q.name.encode()):
             if p.is_file() and (p.name.endswith(".jsonl") or p.name.endswith(".jsonl.gz")):
-                files.append(RawFile(source, delivery_date, p, f"{source}/{delivery_date.isoformat()}/{p.name}"))
+                files.append(
+                    RawFile(
+                        source, delivery_date, p, f"{source}/{delivery_date.isoformat()}/{p.name}"
+                    )
+                )
     return files
 
 
