@@ -109,9 +109,9 @@ class Chunk:
     ) -> Deliveries:
         """Event instants weighted by hour of day, and their delivery days.
 
-        `tail_ms` keeps the stretch before the month's (or, for the previous month, this month's)
-        first instant free, so usage that starts at the instant (a trace's children, a session's
-        later steps) ends on the same side of the month boundary.
+        `tail_ms` keeps the last stretch before the month boundary free (the next month's start,
+        or this month's for previous-month usage), so usage that starts at the instant (a trace's
+        children, a session's later steps) ends on the same side of the boundary.
         """
         n = self.size
         day = np.repeat(

@@ -80,7 +80,7 @@ _METADATA = (
 
 
 class EventsBuilder(SourceBuilder):
-    """Regular event lines, sorted by delivery day then event time, and the event traps."""
+    """Regular event lines and the event traps."""
 
     source = SOURCE
 

@@ -21,6 +21,7 @@ from orchestration.generate.usage_logs import UsageLogsBuilder
 # Share of the requested items per source (events lines, usage_logs lines, spans, session steps).
 MIX = {"events": 0.40, "usage_logs": 0.20, "traces": 0.30, "sessions": 0.10}
 MIN_EVENTS = 1_000
+MAX_TENANTS = 100_000  # the month's first chunk of event lines gives each tenant usage
 _BUILDERS: tuple[type[SourceBuilder], ...] = (
     EventsBuilder,
     UsageLogsBuilder,
@@ -72,8 +73,11 @@ def generate_month(
     if events < MIN_EVENTS:
         raise ValueError(f"events must be at least {MIN_EVENTS}, got {events}")
     roster = tenant_roster(tenants)
-    if tenants > events * MIX["events"] // 2:
-        raise ValueError(f"{tenants} tenants need at least {tenants * 5} events")
+    if tenants > min(events * MIX["events"] // 2, MAX_TENANTS):
+        raise ValueError(
+            f"tenants must be at most {MAX_TENANTS} and events at least 5 x tenants, "
+            f"got {tenants} tenants for {events} events"
+        )
     scale = trap_scale(events)
     stem = f"{window.label}-s{seed}"
 

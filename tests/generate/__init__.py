@@ -1,0 +1,1 @@
+"""Tests of the raw-data generator (orchestration.generate)."""
