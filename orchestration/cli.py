@@ -3,6 +3,7 @@ its runs appear in the Dagster UI when DAGSTER_HOME is shared."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from datetime import date, timedelta
@@ -170,9 +171,13 @@ def _execute(ctx: Context, job_name: str, **kwargs) -> bool:
         **kwargs.pop("run_config", {}),
         "loggers": {"console": {"config": {"log_level": "WARNING"}}},
     }
-    result = job.execute_in_process(
-        instance=_instance(ctx), raise_on_error=False, run_config=run_config, **kwargs
-    )
+    # dbt's progress lines go to a log file; the run's events are in the Dagster UI.
+    log_file = ctx.layout.logs / f"{job_name}.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("a") as log, contextlib.redirect_stdout(log):
+        result = job.execute_in_process(
+            instance=_instance(ctx), raise_on_error=False, run_config=run_config, **kwargs
+        )
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure and event.step_failure_data:

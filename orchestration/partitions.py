@@ -2,14 +2,16 @@
 
 import dagster as dg
 
-# Fixed bounds (not "up to today") so that replayed or synthetic deliveries with any date in the
-# range are valid partition keys, whatever the real clock says.
 PARTITION_START = "2020-01-01"
-PARTITION_END = "2031-01-01"
+# Time-window partitions stop at the real clock unless extended: replayed or synthetic deliveries
+# dated in the future (tests, demos, backfills from another system's clock) must still be valid
+# partition keys, so the windows reach ten years ahead.
+_DAYS_AHEAD = 3660
+_MONTHS_AHEAD = 120
 
 delivery_partitions = dg.DailyPartitionsDefinition(
-    start_date=PARTITION_START, end_date=PARTITION_END, timezone="UTC"
+    start_date=PARTITION_START, end_offset=_DAYS_AHEAD, timezone="UTC"
 )
 billing_month_partitions = dg.MonthlyPartitionsDefinition(
-    start_date=PARTITION_START, end_date=PARTITION_END, timezone="UTC"
+    start_date=PARTITION_START, end_offset=_MONTHS_AHEAD, timezone="UTC"
 )

@@ -57,7 +57,7 @@ def publish_marts(
                 f"COPY main.{table} TO '{version_dir / (table + '.parquet')}' "
                 "(FORMAT parquet, COMPRESSION zstd)"
             )
-            counts[table] = con.execute(f"SELECT count(*) FROM main.{table}").fetchone()[0]
+            counts[table] = con.execute(f"SELECT count(*) FROM main.{table}").fetchall()[0][0]
         con.execute("DETACH build")
         con.execute("CHECKPOINT")
     finally:
@@ -89,7 +89,7 @@ def republish_table(published: Path, table: str, query: str) -> int:
             f"COPY main.{table} TO '{version_dir / (table + '.parquet')}' "
             "(FORMAT parquet, COMPRESSION zstd)"
         )
-        count = con.execute(f"SELECT count(*) FROM main.{table}").fetchone()[0]
+        count = con.execute(f"SELECT count(*) FROM main.{table}").fetchall()[0][0]
         con.execute("CHECKPOINT")
     finally:
         con.close()

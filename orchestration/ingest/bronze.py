@@ -85,7 +85,7 @@ def _write_atomic(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> Non
 def _committed_sha(con: duckdb.DuckDBPyConnection, marker: Path) -> str | None:
     if not marker.exists():
         return None
-    return con.execute(f"SELECT file_sha256 FROM read_parquet('{marker}')").fetchone()[0]
+    return con.execute(f"SELECT file_sha256 FROM read_parquet('{marker}')").fetchall()[0][0]
 
 
 def ingest_raw_file(
@@ -104,7 +104,7 @@ def ingest_raw_file(
             )
         row = con.execute(
             f"SELECT lines_read, items_read, quarantined FROM read_parquet('{marker}')"
-        ).fetchone()
+        ).fetchall()[0]
         return FileAudit(raw_file.source, raw_file.name, raw_file.delivery_date, *row, skipped=True)
 
     lines, lines_read = split_lines(data)
@@ -126,7 +126,7 @@ def ingest_raw_file(
         "WHERE reason IS NOT NULL ORDER BY line_number, item_position",
         _bronze_path(bronze_root, "quarantine", raw_file),
     )
-    items_read, quarantined = con.execute("SELECT count(*), count(reason) FROM items").fetchone()
+    items_read, quarantined = con.execute("SELECT count(*), count(reason) FROM items").fetchall()[0]
     ingested_at = datetime.now(UTC).isoformat()
     _write_atomic(
         con,
