@@ -12,7 +12,6 @@ from orchestration.assets.invoices import invoices
 from orchestration.assets.publish import published_marts
 from orchestration.assets.transform import dbt_models
 from orchestration.ingest.bronze import pending_raw_files
-from orchestration.partitions import billing_month_partitions, delivery_partitions
 from orchestration.resources import MeterlineResource
 
 _TRANSFORM = dg.AssetSelection.assets(catalog_model_prices, dbt_models, published_marts)
@@ -21,7 +20,6 @@ _TRANSFORM = dg.AssetSelection.assets(catalog_model_prices, dbt_models, publishe
 meterline_run = dg.define_asset_job(
     "meterline_run",
     selection=dg.AssetSelection.assets(bronze_ingest) | _TRANSFORM,
-    partitions_def=delivery_partitions,
     description="Ingest deliveries -> bronze, dbt build, reconciliation checks, publish.",
 )
 # The same without ingestion, for runs with no new delivery (e.g. after a catalog change).
@@ -33,7 +31,6 @@ meterline_rebuild = dg.define_asset_job(
 meterline_invoice = dg.define_asset_job(
     "meterline_invoice",
     selection=dg.AssetSelection.assets(invoices),
-    partitions_def=billing_month_partitions,
     description="Rate one billing month and write its invoices (SPEC 4-6).",
 )
 
