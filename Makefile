@@ -31,6 +31,10 @@ dev: install
 		printf 'telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n' > $(DAGSTER_HOME)/dagster.yaml
 	METERLINE_HOME=$(METERLINE_HOME) DAGSTER_HOME=$(DAGSTER_HOME) $(UV) run --frozen dagster dev -w workspace.yaml
 
+## bench: throughput, nightly cost, memory and invoicing speed -> BENCHMARKS.md (not part of test)
+bench: install
+	$(UV) run --frozen python scripts/bench.py
+
 ## lint: ruff and sqlfluff
 lint:
 	$(UV) run --frozen ruff check .

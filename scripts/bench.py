@@ -1,0 +1,303 @@
+"""`make bench`: Meterline's throughput, nightly cost and memory against the DuckDB floor.
+
+Every figure comes from one run of this script on generated data and is written, with the machine
+and the date, to BENCHMARKS.md. Wall clocks are measured here; peak RSS is the high-water mark of
+the whole process tree (meterline and its dbt subprocess), sampled with psutil.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+MEG = 1024 * 1024
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_rss_mb: float
+
+
+def run_measured(args: list[str], env: dict[str, str]) -> Measured:
+    """Run a command, return its wall time and the peak RSS of its process tree."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        root = psutil.Process(proc.pid)
+        while not stop.is_set():
+            try:
+                tree = [root, *root.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = proc.communicate()
+    stop.set()
+    sampler.join()
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}:\n{stderr.decode()[-3000:]}")
+    return Measured(elapsed, peak / MEG)
+
+
+def meterline(home: Path, *args: str) -> Measured:
+    env = {**os.environ, "METERLINE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
+    exe = str(Path(sys.executable).with_name("meterline"))
+    return run_measured([exe, *args, "--home", str(home)], env)
+
+
+def generate(home: Path, month: str, events: int, tenants: int, seed: int) -> float:
+    from orchestration.generate import generate_month
+
+    start = time.perf_counter()
+    generate_month(home, month, tenants=tenants, events=events, seed=seed)
+    return time.perf_counter() - start
+
+
+def floor_seconds(home: Path) -> float:
+    """One DuckDB read_json aggregate (count and sum per tenant/meter/day) over the raw files."""
+    raw = home / "raw"
+    con = duckdb.connect(config={"TimeZone": "UTC"})
+    queries = [
+        f"""SELECT business_id, lower(event_type), CAST(created_at AS VARCHAR)[:10], count(*),
+                   sum(TRY_CAST(quantity AS DOUBLE))
+            FROM read_json('{raw}/events/*/*', format='newline_delimited', ignore_errors=true,
+                           columns={{'business_id': 'VARCHAR', 'event_type': 'VARCHAR',
+                                     'quantity': 'VARCHAR', 'created_at': 'VARCHAR'}})
+            GROUP BY ALL""",
+        f"""SELECT tenantId, CAST(createdAt AS VARCHAR)[:10], count(*), sum(TRY_CAST(tokensIn AS DOUBLE)),
+                   sum(TRY_CAST(tokensOut AS DOUBLE))
+            FROM read_json('{raw}/usage_logs/*/*', format='newline_delimited', ignore_errors=true,
+                           columns={{'tenantId': 'VARCHAR', 'tokensIn': 'VARCHAR',
+                                     'tokensOut': 'VARCHAR', 'createdAt': 'VARCHAR'}})
+            GROUP BY ALL""",
+        f"""SELECT tenantId, CAST(createdAt AS VARCHAR)[:10], count(*), sum(len(steps))
+            FROM read_json('{raw}/sessions/*/*', format='newline_delimited', ignore_errors=true,
+                           columns={{'tenantId': 'VARCHAR', 'createdAt': 'VARCHAR',
+                                     'steps': 'JSON[]'}})
+            GROUP BY ALL""",
+        f"""SELECT count(*), sum(len(resourceSpans))
+            FROM read_json('{raw}/traces/*/*', format='newline_delimited', ignore_errors=true,
+                           columns={{'resourceSpans': 'JSON[]'}})""",
+    ]
+    start = time.perf_counter()
+    for query in queries:
+        con.execute(query).fetchall()
+    return time.perf_counter() - start
+
+
+def count_items(home: Path) -> int:
+    db = home / "published" / "marts.duckdb"
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute("SELECT sum(items_read) FROM ingest_audit").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def end_to_end(work: Path, events: int) -> dict:
+    home = work / f"e2e-{events}"
+    shutil.rmtree(home, ignore_errors=True)
+    gen = generate(home, "2026-10", events, tenants=50, seed=1)
+    floor = floor_seconds(home)
+    run = meterline(home, "run")
+    items = count_items(home)
+    result = {
+        "events": events,
+        "items": items,
+        "generate_s": gen,
+        "floor_s": floor,
+        "run_s": run.seconds,
+        "items_per_s": items / run.seconds,
+        "ratio_to_floor": run.seconds / floor,
+        "peak_rss_mb": run.peak_rss_mb,
+    }
+    shutil.rmtree(home, ignore_errors=True)
+    return result
+
+
+def nightly(work: Path, history_days: int, events_per_day: int) -> dict:
+    """Ingest `history_days` of deliveries, then time the run that adds one more day."""
+    home = work / f"nightly-{history_days}"
+    shutil.rmtree(home, ignore_errors=True)
+    first = date(2026, 1, 1)
+    month = first
+    last_day = first + timedelta(days=history_days)
+    while month <= last_day:
+        days = (
+            month.replace(month=month.month % 12 + 1, year=month.year + month.month // 12) - month
+        ).days
+        generate(home, month.strftime("%Y-%m"), events_per_day * days, tenants=20, seed=month.month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    raw = home / "raw"
+    held_back = home / "held_back"
+    # keep the history window plus one new day; later deliveries are moved out of the way
+    for folder in sorted(raw.glob("*/*")):
+        day = date.fromisoformat(folder.name)
+        if day < first or day > last_day:
+            target = held_back / folder.relative_to(raw)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(folder, target)
+    new_day = [f for f in sorted(raw.glob(f"*/{last_day.isoformat()}"))]
+    for folder in new_day:
+        target = held_back / "new" / folder.relative_to(raw)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(folder, target)
+    meterline(home, "run")
+    for folder in sorted((held_back / "new").glob("*/*")):
+        shutil.move(folder, raw / folder.relative_to(held_back / "new"))
+    run = meterline(home, "run")
+    empty = meterline(home, "run")
+    shutil.rmtree(home, ignore_errors=True)
+    return {
+        "history_days": history_days,
+        "nightly_s": run.seconds,
+        "peak_rss_mb": run.peak_rss_mb,
+        "empty_run_s": empty.seconds,
+    }
+
+
+def invoicing(work: Path, tenants: int) -> dict:
+    home = work / f"invoice-{tenants}"
+    shutil.rmtree(home, ignore_errors=True)
+    generate(home, "2026-10", max(20_000, tenants * 6), tenants=tenants, seed=3)
+    meterline(home, "run")
+    run = meterline(home, "invoice", "--month", "2026-10", "--now", "2026-11-04T00:00:00Z")
+    invoices = len(list((home / "invoices" / "2026-10").glob("*.pdf")))
+    shutil.rmtree(home, ignore_errors=True)
+    return {
+        "tenants": tenants,
+        "invoices": invoices,
+        "invoice_s": run.seconds,
+        "invoices_per_s": invoices / run.seconds,
+        "peak_rss_mb": run.peak_rss_mb,
+    }
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        model = cpu
+    return (
+        f"{psutil.cpu_count()} cores ({model}), {psutil.virtual_memory().total / MEG / 1024:.0f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"duckdb {duckdb.__version__}"
+    )
+
+
+def write_report(path: Path, results: dict, sizes: list[int]) -> None:
+    e2e, nights, inv = results["e2e"], results["nightly"], results["invoice"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
+        f"Command: `make bench` (sizes {', '.join(f'{s:,}' for s in sizes)} events).",
+        "",
+        "## End to end: `meterline run` on a generated month (all four sources, default mix)",
+        "",
+        "| events | items read | floor (DuckDB read_json aggregate) | meterline run | items/s | ratio to floor | peak RSS |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in e2e:
+        lines.append(
+            f"| {r['events']:,} | {r['items']:,} | {r['floor_s']:.2f} s | {r['run_s']:.1f} s | "
+            f"{r['items_per_s']:,.0f} | {r['ratio_to_floor']:.1f}x | {r['peak_rss_mb']:,.0f} MB |"
+        )
+    lines += [
+        "",
+        "## Nightly: one new delivery day on top of history",
+        "",
+        "| history | nightly run | peak RSS | run with nothing new (fixed overhead) |",
+        "|---:|---:|---:|---:|",
+    ]
+    for r in nights:
+        lines.append(
+            f"| {r['history_days']} days | {r['nightly_s']:.1f} s | {r['peak_rss_mb']:,.0f} MB | {r['empty_run_s']:.1f} s |"
+        )
+    if len(nights) == 2:
+        lines.append(
+            f"\nRatio {nights[1]['history_days']} days / {nights[0]['history_days']} days: "
+            f"{nights[1]['nightly_s'] / nights[0]['nightly_s']:.2f}x"
+        )
+    lines += [
+        "",
+        "## Invoicing (JSON + CSV + PDF per tenant)",
+        "",
+        "| tenants | invoices | meterline invoice | invoices/s | peak RSS |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for r in inv:
+        lines.append(
+            f"| {r['tenants']:,} | {r['invoices']:,} | {r['invoice_s']:.1f} s | {r['invoices_per_s']:.0f} | {r['peak_rss_mb']:,.0f} MB |"
+        )
+    lines += [
+        "",
+        "Targets (issue 5): end to end at 10M events within 4x the floor; nightly with 180 days "
+        "of history within 1.25x of 7 days; peak RSS under 3 GiB at 10M; invoices >= 100/s "
+        "with PDFs; fixed overhead under 15 s.",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check the script runs")
+    parser.add_argument("--work", type=Path, default=REPO / "bench-out")
+    parser.add_argument("--report", type=Path, default=REPO / "BENCHMARKS.md")
+    args = parser.parse_args()
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    if args.smoke:
+        sizes, history, per_day, tenants = [5_000], [7, 10], 200, [20]
+    else:
+        sizes, history, per_day, tenants = (
+            [1_000_000, 10_000_000],
+            [7, 180],
+            20_000,
+            [1_000, 10_000],
+        )
+    args.work.mkdir(parents=True, exist_ok=True)
+    results = {"e2e": [], "nightly": [], "invoice": []}
+    for size in sizes:
+        results["e2e"].append(end_to_end(args.work, size))
+        print(results["e2e"][-1], flush=True)
+    for days in history:
+        results["nightly"].append(nightly(args.work, days, per_day))
+        print(results["nightly"][-1], flush=True)
+    for count in tenants:
+        results["invoice"].append(invoicing(args.work, count))
+        print(results["invoice"][-1], flush=True)
+    write_report(args.report, results, sizes)
+    print(f"wrote {args.report}")
+
+
+if __name__ == "__main__":
+    main()
