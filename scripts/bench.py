@@ -78,7 +78,7 @@ def generate(home: Path, month: str, events: int, tenants: int, seed: int) -> fl
 def floor_seconds(home: Path) -> float:
     """One DuckDB read_json aggregate (count and sum per tenant/meter/day) over the raw files."""
     raw = home / "raw"
-    con = duckdb.connect(config={"TimeZone": "UTC"})
+    con = duckdb.connect()
     queries = [
         f"""SELECT business_id, lower(event_type), CAST(created_at AS VARCHAR)[:10], count(*),
                    sum(TRY_CAST(quantity AS DOUBLE))
