@@ -35,11 +35,10 @@ dev: install
 bench: install
 	$(UV) run --frozen python scripts/bench.py
 
-## lint: ruff and sqlfluff
+## lint: ruff (lint + format check)
 lint:
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen sqlfluff lint dbt_project/models
 
 format:
 	$(UV) run --frozen ruff format .
