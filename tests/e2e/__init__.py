@@ -1,0 +1,1 @@
+"""End-to-end tests of the meterline CLI on generated data."""
