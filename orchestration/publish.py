@@ -14,6 +14,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.sql_text import sql_literal
+
 # SPEC 7: the tables analysts get, in schema main.
 PUBLISHED_TABLES = (
     "fct_trace_sessions",
@@ -48,13 +50,13 @@ def publish_marts(
         config={"storage_compatibility_version": STORAGE_COMPATIBILITY},
     )
     try:
-        con.execute(f"ATTACH '{warehouse}' AS build (READ_ONLY)")
+        con.execute(f"ATTACH {sql_literal(warehouse)} AS build (READ_ONLY)")
         sources = {table: f"SELECT * FROM build.main.{table}" for table in tables}
         sources["fct_invoice_lines"] = invoice_lines_sql
         for table, query in sources.items():
             con.execute(f"CREATE TABLE main.{table} AS {query}")
             con.execute(
-                f"COPY main.{table} TO '{version_dir / (table + '.parquet')}' "
+                f"COPY main.{table} TO {sql_literal(version_dir / (table + '.parquet'))} "
                 "(FORMAT parquet, COMPRESSION zstd)"
             )
             counts[table] = con.execute(f"SELECT count(*) FROM main.{table}").fetchall()[0][0]
@@ -86,7 +88,7 @@ def republish_table(published: Path, table: str, query: str) -> int:
     try:
         con.execute(f"CREATE OR REPLACE TABLE main.{table} AS {query}")
         con.execute(
-            f"COPY main.{table} TO '{version_dir / (table + '.parquet')}' "
+            f"COPY main.{table} TO {sql_literal(version_dir / (table + '.parquet'))} "
             "(FORMAT parquet, COMPRESSION zstd)"
         )
         count = con.execute(f"SELECT count(*) FROM main.{table}").fetchall()[0][0]

@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from orchestration.billing.lifecycle import LINE_COLUMNS
+from orchestration.sql_text import sql_literal
 
 LINES_DIR = ".lines"
 _TYPED = {
@@ -44,7 +45,9 @@ def write_invoice_lines(invoices_root: Path, month: str, rows: list[dict]) -> Pa
     con = duckdb.connect()
     try:
         con.register("lines", table)
-        con.execute(f"COPY (SELECT {SELECT_TYPED} FROM lines) TO '{tmp}' (FORMAT parquet)")
+        con.execute(
+            f"COPY (SELECT {SELECT_TYPED} FROM lines) TO {sql_literal(tmp)} (FORMAT parquet)"
+        )
     finally:
         con.close()
     os.replace(tmp, target)
@@ -54,6 +57,6 @@ def write_invoice_lines(invoices_root: Path, month: str, rows: list[dict]) -> Pa
 def invoice_lines_query(invoices_root: Path) -> str:
     """SQL for every invoice line written so far (an empty, typed relation when there is none)."""
     if any((invoices_root / LINES_DIR).glob("*.parquet")):
-        return f"SELECT * FROM read_parquet('{lines_glob(invoices_root)}')"
+        return f"SELECT * FROM read_parquet({sql_literal(lines_glob(invoices_root))})"
     empty = ", ".join(f"CAST(NULL AS {_TYPED.get(c, 'VARCHAR')}) AS {c}" for c in LINE_COLUMNS)
     return f"SELECT {empty} LIMIT 0"

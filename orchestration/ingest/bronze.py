@@ -33,6 +33,7 @@ from orchestration.ingest.raw_files import (
     split_lines,
 )
 from orchestration.ingest.sql_macros import connect_for_ingest
+from orchestration.sql_text import sql_literal
 
 BRONZE_TABLES = (*SOURCES, "quarantine", "files")
 
@@ -78,14 +79,16 @@ def _bronze_path(bronze_root: Path, table: str, raw_file: RawFile) -> Path:
 def _write_atomic(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".parquet.tmp")
-    con.execute(f"COPY ({query}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
+    con.execute(f"COPY ({query}) TO {sql_literal(tmp)} (FORMAT parquet, COMPRESSION zstd)")
     os.replace(tmp, path)
 
 
 def _committed_sha(con: duckdb.DuckDBPyConnection, marker: Path) -> str | None:
     if not marker.exists():
         return None
-    return con.execute(f"SELECT file_sha256 FROM read_parquet('{marker}')").fetchall()[0][0]
+    return con.execute(f"SELECT file_sha256 FROM read_parquet({sql_literal(marker)})").fetchall()[
+        0
+    ][0]
 
 
 def ingest_raw_file(
@@ -103,7 +106,7 @@ def ingest_raw_file(
                 f"now {sha[:12]}…); deliver new content under a new file name"
             )
         row = con.execute(
-            f"SELECT lines_read, items_read, quarantined FROM read_parquet('{marker}')"
+            f"SELECT lines_read, items_read, quarantined FROM read_parquet({sql_literal(marker)})"
         ).fetchall()[0]
         return FileAudit(raw_file.source, raw_file.name, raw_file.delivery_date, *row, skipped=True)
 
@@ -111,7 +114,7 @@ def ingest_raw_file(
     type_items(con, raw_file.source, lines, raw_file.delivery_date)
 
     params = (
-        f"'{raw_file.source}' AS source, '{raw_file.name}' AS source_file, "
+        f"{sql_literal(raw_file.source)} AS source, {sql_literal(raw_file.name)} AS source_file, "
         f"DATE '{raw_file.delivery_date.isoformat()}' AS delivery_date"
     )
     _write_atomic(
@@ -149,7 +152,8 @@ def ingest_raw_file(
 def type_items(
     con: duckdb.DuckDBPyConnection, source: str, lines: pa.Table, delivery_date: date
 ) -> None:
-    """Fill the temp table `items` with the typed, keyed items of `lines(line_number, raw)`."""
+    """Fill the temp table `items` with the typed, keyed items of `lines(line_number, raw,
+    utf8_ok)`."""
     con.register("lines", lines)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE items AS " + ITEM_QUERIES[source],
@@ -190,12 +194,16 @@ def ensure_bronze_layout(bronze_root: Path) -> None:
         if target.exists():
             continue
         no_lines = pa.table(
-            {"line_number": pa.array([], pa.int64()), "raw": pa.array([], pa.string())}
+            {
+                "line_number": pa.array([], pa.int64()),
+                "raw": pa.array([], pa.string()),
+                "utf8_ok": pa.array([], pa.bool_()),
+            }
         )
         type_items(con, source, no_lines, date(2000, 1, 1))
         _write_atomic(
             con,
-            f"SELECT '{source}' AS source, '{empty}' AS source_file, DATE '2000-01-01' AS "
+            f"SELECT {sql_literal(source)} AS source, {sql_literal(empty)} AS source_file, DATE '2000-01-01' AS "
             "delivery_date, * EXCLUDE (reason) FROM items",
             target,
         )

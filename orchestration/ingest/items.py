@@ -1,6 +1,6 @@
 """Per-source SQL that turns the numbered lines of one raw file into typed items (SPEC 2.1-2.5).
 
-Each query reads the relation `lines(line_number, raw)` and the parameters `$delivery_date` (DATE)
+Each query reads the relation `lines(line_number, raw, utf8_ok)` and the parameters `$delivery_date` (DATE)
 and returns one row per item: where it came from (line_number, item_position), the quarantine
 `reason` (NULL when usable; the first that applies in SPEC 2.5 order), `item_json` (the item's own
 JSON, or the whole line when the line is unusable), `item_key` (the dedup key, NULL for events /
@@ -14,7 +14,8 @@ from __future__ import annotations
 _OBJECT_LINES = """
 parsed AS (
     SELECT line_number, raw,
-           CASE WHEN json_valid(raw) THEN json_type(raw) = 'OBJECT' ELSE false END AS is_object
+           CASE WHEN utf8_ok AND json_valid(raw) THEN json_type(raw) = 'OBJECT' ELSE false END
+               AS is_object
     FROM lines
 )
 """
@@ -32,7 +33,7 @@ fields AS (
 ),
 typed AS (
     SELECT line_number, raw, is_object,
-           CASE WHEN ml_present(f.id) THEN f.id ->> '$' END AS item_key,
+           CASE WHEN ml_present(f.id) AND f.id ->> '$' <> '' THEN f.id ->> '$' END AS item_key,
            ml_tenant(f.business_id) AS tenant_id,
            lower(trim(f.event_type)) AS meter,
            ml_quantity(f.quantity) AS quantity,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import re
+import zlib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -57,9 +57,27 @@ def list_raw_files(raw_root: Path, delivery_date: date) -> list[RawFile]:
 
 
 def read_raw_bytes(path: Path) -> bytes:
-    """The file's content, decompressed when it ends in `.gz`."""
+    """The file's content, decompressed when it ends in `.gz`.
+
+    A truncated or corrupt gzip stream is not fatal: what decompresses is returned (its cut last
+    line is then malformed JSON), and a file that is not gzip at all is returned as it is, so its
+    lines are quarantined instead of failing the whole delivery.
+    """
     data = path.read_bytes()
-    return gzip.decompress(data) if path.name.endswith(".gz") else data
+    if not path.name.endswith(".gz"):
+        return data
+    out = bytearray()
+    stream = data
+    while stream:
+        decompressor = zlib.decompressobj(wbits=31)  # gzip header; members are concatenated
+        try:
+            out += decompressor.decompress(stream)
+        except zlib.error:
+            return bytes(out) if out else data
+        if not decompressor.eof:
+            return bytes(out)  # truncated: keep what arrived
+        stream = decompressor.unused_data
+    return bytes(out)
 
 
 def file_sha256(data: bytes) -> str:
@@ -69,16 +87,31 @@ def file_sha256(data: bytes) -> str:
 def split_lines(data: bytes) -> tuple[pa.Table, int]:
     """Split a raw file into numbered lines.
 
-    Returns a table (line_number, raw) of the non-blank lines and the count of all lines read.
-    Invalid UTF-8 is replaced, not fatal: such a line is then simply malformed JSON.
+    Returns a table (line_number, raw, utf8_ok) of the non-blank lines and the count of all lines
+    read. A line that is not valid UTF-8 keeps its text (invalid bytes replaced) and is flagged,
+    so it is quarantined as malformed instead of being read with replacement characters.
     """
-    text = data.decode("utf-8", errors="replace")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
         lines.pop()  # the newline that ends the last line does not start another
-    numbers = [i + 1 for i, line in enumerate(lines) if line.strip()]
-    raws = [lines[i - 1].rstrip("\r") for i in numbers]
+    try:
+        texts = data.decode("utf-8").split("\n")[: len(lines)]
+        utf8_ok = [True] * len(lines)
+    except UnicodeDecodeError:
+        texts, utf8_ok = [], []
+        for line in lines:
+            try:
+                texts.append(line.decode("utf-8"))
+                utf8_ok.append(True)
+            except UnicodeDecodeError:
+                texts.append(line.decode("utf-8", errors="replace"))
+                utf8_ok.append(False)
+    keep = [i for i, text in enumerate(texts) if text.strip()]
     table = pa.table(
-        {"line_number": pa.array(numbers, pa.int64()), "raw": pa.array(raws, pa.string())}
+        {
+            "line_number": pa.array([i + 1 for i in keep], pa.int64()),
+            "raw": pa.array([texts[i].rstrip("\r") for i in keep], pa.string()),
+            "utf8_ok": pa.array([utf8_ok[i] for i in keep], pa.bool_()),
+        }
     )
     return table, len(lines)

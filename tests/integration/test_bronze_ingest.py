@@ -57,3 +57,33 @@ def test_gzip_files_blank_lines_and_crlf(tmp_path: Path):
     (audit,) = ingest_delivery(tmp_path / "raw", tmp_path / "bronze", DAY)
     # 3 lines read, the blank one is not an item; both copies are usable items (dedup is in dbt)
     assert (audit.lines_read, audit.items_read, audit.quarantined) == (3, 2, 0)
+
+
+def test_invalid_utf8_line_is_malformed_not_read_with_replacement_characters(tmp_path: Path):
+    folder = tmp_path / "raw" / "events" / "2026-10-03"
+    folder.mkdir(parents=True)
+    good = b'{"id":"a","business_id":"acme","event_type":"api_call","quantity":1,"created_at":"2026-10-03T01:00:00Z"}'
+    bad = good.replace(b'"acme"', b'"acme\xff"').replace(b'"a"', b'"b"')
+    (folder / "part.jsonl").write_bytes(good + b"\n" + bad + b"\n")
+    (audit,) = ingest_delivery(tmp_path / "raw", tmp_path / "bronze", DAY)
+    assert (audit.items_read, audit.quarantined) == (2, 1)
+    query = f"SELECT line_number, reason FROM read_parquet('{tmp_path}/bronze/quarantine/*/*.parquet')"
+    assert duckdb.connect().execute(query).fetchall() == [(2, "malformed_json")]
+
+
+def test_truncated_gzip_keeps_what_arrived_and_is_not_fatal(tmp_path: Path):
+    folder = tmp_path / "raw" / "events" / "2026-10-03"
+    folder.mkdir(parents=True)
+    lines = b"".join(
+        b'{"id":"gz-%d","business_id":"acme","event_type":"api_call","quantity":1,'
+        b'"created_at":"2026-10-03T01:00:00Z"}\n' % i
+        for i in range(200)
+    )
+    compressed = gzip.compress(lines)
+    (folder / "cut.jsonl.gz").write_bytes(compressed[: len(compressed) // 2])
+    (folder / "garbage.jsonl.gz").write_bytes(b"not gzip at all\n")
+    cut, garbage = ingest_delivery(tmp_path / "raw", tmp_path / "bronze", DAY)
+    # some whole lines arrived; at most the last, cut line is malformed
+    assert 0 < cut.items_read < 200
+    assert cut.quarantined <= 1
+    assert (garbage.items_read, garbage.quarantined) == (1, 1)

@@ -17,7 +17,11 @@ def items(source: str, lines: list, delivery: date = DELIVERY) -> list[dict]:
     con = connect_for_ingest()
     raws = [line if isinstance(line, str) else json.dumps(line) for line in lines]
     table = pa.table(
-        {"line_number": pa.array(range(1, len(raws) + 1), pa.int64()), "raw": pa.array(raws)}
+        {
+            "line_number": pa.array(range(1, len(raws) + 1), pa.int64()),
+            "raw": pa.array(raws),
+            "utf8_ok": pa.array([True] * len(raws)),
+        }
     )
     type_items(con, source, table, delivery)
     rel = con.sql("SELECT * FROM items ORDER BY line_number, item_position")

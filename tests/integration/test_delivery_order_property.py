@@ -1,0 +1,397 @@
+"""Property: however raw lines are spread over files and delivery days, whatever order the days are
+ingested in and whatever files are re-delivered later, the accepted usage per (tenant, meter, month)
+is what "first delivered wins" says, and re-ingesting changes nothing.
+
+The expected numbers come from a small reference written here from SPEC 2 alone (it shares no
+code with the pipeline): it reads every copy of every item, quarantines what cannot be used (only
+the reasons this pool can hit), orders the usable copies of one key by (delivery date, file name
+bytes, line, position in the line) and lets the first one count.
+
+Each example runs dbt once (~5 s), so there are few examples and no shrinking; a failing plan is
+printed in full by `note()`.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, example, given, note, settings
+from hypothesis import strategies as st
+from meterline_harness import Home, ingest_audit, monthly_usage
+
+DAYS = [date(2026, 10, 30) + timedelta(days=i) for i in range(5)]
+# byte order: "B.jsonl" < "a-1.jsonl.gz" < "a.jsonl" ("-" is 0x2d, "." 0x2e, "B" 0x42, "a" 0x61)
+NAMES = ["B.jsonl", "a-1.jsonl.gz", "a.jsonl"]
+RESEND_NAMES = ["same", "0-resend.jsonl", "zz-resend.jsonl"]
+
+
+def line(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def nanos(iso: str) -> str:
+    return str(int(datetime.fromisoformat(iso).timestamp()) * 10**9)
+
+
+def seconds(iso: str) -> int:
+    return int(datetime.fromisoformat(iso).timestamp())
+
+
+def attrs(**values: Any) -> list[dict]:
+    out = []
+    for key, value in values.items():
+        kind = "intValue" if isinstance(value, int) else "stringValue"
+        out.append({"key": key.replace("__", "."), "value": {kind: str(value)}})
+    return out
+
+
+def export(tenant: str, *spans: dict) -> dict:
+    return {
+        "resourceSpans": [
+            {"resource": {"attributes": attrs(tenant__id=tenant)}, "scopeSpans": [{"spans": [s]}]}
+            for s in spans
+        ]
+    }
+
+
+def otel_span(trace: str, span_id: str, start: str, parent: str | None, status: int | None, **a):
+    doc: dict[str, Any] = {"traceId": trace, "spanId": span_id}
+    if parent is not None:
+        doc["parentSpanId"] = parent
+    doc.update(name="chat", startTimeUnixNano=nanos(start), endTimeUnixNano=nanos(start))
+    if status is not None:
+        doc["status"] = {"code": status}
+    doc["attributes"] = attrs(**a)
+    return doc
+
+
+def reordered(doc: dict) -> dict:
+    return dict(reversed(list(doc.items())))
+
+
+def tokens(i: int, o: int) -> dict[str, int]:
+    return {"gen_ai__usage__input_tokens": i, "gen_ai__usage__output_tokens": o}
+
+
+# fmt: off
+E1 = {"id": "pe-1", "business_id": "acme", "event_type": "api_call", "quantity": 2,
+      "created_at": "2026-10-31T23:30:00Z"}
+E1_OTHER_MONTH = {**E1, "business_id": "globex", "event_type": "AI_QUERY", "quantity": 1,
+                  "created_at": "2026-11-01T00:10:00Z"}
+E2 = {"id": "pe-2", "business_id": "acme", "event_type": "storage_mb", "quantity": "0.25",
+      "created_at": seconds("2026-11-01T12:00:00+00:00") * 1000}
+E2_BAD = {**E2, "quantity": -1, "created_at": "2026-10-31T12:00:00Z"}
+E4 = {"id": "pe-4", "business_id": "globex", "event_type": "API_CALL", "quantity": 1,
+      "created_at": "2026-11-01 00:00:00"}
+KEYLESS = {"business_id": "globex", "event_type": " Voice_Minute ", "quantity": 1.5,
+           "created_at": "2026-11-01T00:30:00+01:00"}
+U1 = {"requestId": "pr-1", "tenantId": "acme", "model": "m", "tokensIn": 100, "tokensOut": 10,
+      "toolInvocations": {"search": 2},
+      "createdAt": {"_seconds": seconds("2026-10-31T22:00:00+00:00"), "_nanoseconds": 0}}
+U1_CONFLICT = {**U1, "tenantId": "globex", "tokensOut": 999, "toolInvocations": {},
+               "createdAt": "2026-11-01T01:00:00.000Z"}
+U2 = {"tenantId": "globex", "model": "m", "tokensIn": "5", "tokensOut": 6,
+      "createdAt": {"seconds": seconds("2026-10-31T20:00:00+00:00"), "nanos": 0}}
+T1_OK = export("acme",
+               otel_span("pt-1", "r", "2026-10-31T23:00:00Z", "", 1),
+               otel_span("pt-1", "c", "2026-10-31T23:00:01Z", "r", None, **tokens(10, 1)))
+T1_FAILED = export("acme",  # the same two spans: a failed root and other tokens (2 conflicts)
+                   otel_span("pt-1", "r", "2026-10-31T23:00:00Z", "", 2),
+                   otel_span("pt-1", "c", "2026-10-31T23:00:01Z", "r", None, **tokens(10, 50)))
+T2_CHILD = export("globex", otel_span("pt-2", "c", "2026-10-31T23:50:00Z", "r", 1, **tokens(3, 3)))
+T2_ROOT = export("globex", otel_span("pt-2", "r", "2026-11-01T00:05:00Z", None, None))
+T3_TWICE = export("acme",  # one line, the same ids twice: position 0 wins over position 1
+                  otel_span("pt-3", "r", "2026-10-31T12:00:00Z", None, 1, **tokens(1, 2)),
+                  otel_span("pt-3", "r", "2026-10-31T12:00:00Z", None, 1, **tokens(1, 7)))
+STEP_A = {"operationId": "op-a", "usageType": "ApiUsage", "cost": 0.01,
+          "timestamp": "2026-10-31T23:59:30.000Z"}
+STEP_B = {"operationId": "op-b", "usageType": "aiusage", "cost": 0.02}  # no timestamp
+STEP_C = {"operationId": "op-c", "usageType": "AiUsage", "cost": 0.03,
+          "timestamp": "2026-11-01T00:00:05Z"}
+SESSION = {"sessionId": "ps-1", "tenantId": "acme", "createdAt": "2026-10-31T23:59:00Z"}
+S1_IN_PROGRESS = {**SESSION, "status": "in_progress", "steps": [STEP_A, STEP_B]}
+# re-export: op-a with other key order (duplicate), op-b as APIUsage (conflict), op-c new
+S1_COMPLETED = {**SESSION, "status": "completed",
+                "steps": [reordered(STEP_A), {**STEP_B, "usageType": "APIUsage"}, STEP_C]}
+
+# (source, line). Lines at or after 2026-11-01T00:00Z are future_timestamp when delivered on
+# 2026-10-30, so whether such a copy claims its key depends on where the plan puts it.
+POOL: list[tuple[str, str]] = [
+    ("events", line(E1)),
+    ("events", " " + json.dumps(reordered(E1)) + " "),  # same canonical JSON: duplicate
+    ("events", line({**E1, "quantity": 5})),  # conflict
+    ("events", line(E1_OTHER_MONTH)),  # conflict in another tenant, meter and month
+    ("events", line(E2)),  # epoch millis
+    ("events", line(E2_BAD)),  # bad_quantity: never claims pe-2
+    ("events", line(KEYLESS)),
+    ("events", json.dumps(reordered(KEYLESS))),  # the same keyless item (same content key)
+    ("events", line(E4)),
+    ("usage_logs", line(U1)),
+    ("usage_logs", line(U1_CONFLICT)),
+    ("usage_logs", line(U2)),
+    ("usage_logs", line(U2)),  # keyless, twice
+    ("traces", line(T1_OK)),
+    ("traces", line(T1_FAILED)),
+    ("traces", line(T2_CHILD)),
+    ("traces", line(T2_ROOT)),
+    ("traces", line(T3_TWICE)),
+    ("sessions", line(S1_IN_PROGRESS)),
+    ("sessions", line(S1_COMPLETED)),
+]
+# fmt: on
+
+
+# ---------------------------------------------------------------------------------------------
+# the reference (SPEC 2, independently of the pipeline)
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def to_utc(value: Any) -> datetime | None:
+    if isinstance(value, dict):
+        secs = value.get("_seconds", value.get("seconds"))
+        nano = value.get("_nanoseconds", value.get("nanos", 0))
+        return datetime.fromtimestamp(int(secs), UTC) + timedelta(microseconds=int(nano) // 1000)
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        return datetime.fromtimestamp(int(value) / 1000, UTC)
+    if isinstance(value, str):
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return None
+
+
+def qty(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+@dataclass
+class Item:
+    source: str
+    key: str
+    content: str
+    tenant: str
+    time: datetime
+    records: list[tuple[str, Decimal]]  # (meter, quantity) at `time` for `tenant`
+    bad: bool = False
+    span: dict[str, Any] = field(default_factory=dict)  # traces: trace id, root?, status
+
+
+def ref_items(source: str, text: str) -> list[Item]:
+    doc = json.loads(text)
+    exact = json.loads(text, parse_float=Decimal)
+    if source == "events":
+        meter = doc["event_type"].strip().lower()
+        return [
+            Item(
+                source,
+                doc["id"] if "id" in doc else "hash:" + canonical(doc),
+                canonical(doc),
+                doc["business_id"],
+                to_utc(doc["created_at"]),
+                [(meter, qty(exact["quantity"]))],
+                bad=qty(exact["quantity"]) < 0,
+            )
+        ]
+    if source == "usage_logs":
+        records = [
+            ("llm_input_tokens", qty(doc["tokensIn"])),
+            ("llm_output_tokens", qty(doc["tokensOut"])),
+        ]
+        tools = sum(qty(v) for v in doc.get("toolInvocations", {}).values())
+        if tools:
+            records.append(("tool_calls", tools))
+        key = doc["requestId"] if "requestId" in doc else "hash:" + canonical(doc)
+        when = to_utc(doc["createdAt"])
+        return [Item(source, key, canonical(doc), doc["tenantId"], when, records)]
+    if source == "traces":
+        items = []
+        for rs in doc["resourceSpans"]:
+            resource = {a["key"]: a["value"] for a in rs["resource"]["attributes"]}
+            for ss in rs["scopeSpans"]:
+                for sp in ss["spans"]:
+                    a = {x["key"]: next(iter(x["value"].values())) for x in sp["attributes"]}
+                    tenant = a.get("tenant.id") or next(iter(resource["tenant.id"].values()))
+                    start = datetime.fromtimestamp(int(sp["startTimeUnixNano"]) // 10**9, UTC)
+                    records = [
+                        (meter, qty(a[attr]))
+                        for meter, attr in (
+                            ("llm_input_tokens", "gen_ai.usage.input_tokens"),
+                            ("llm_output_tokens", "gen_ai.usage.output_tokens"),
+                        )
+                        if attr in a
+                    ]
+                    info = {
+                        "trace": sp["traceId"],
+                        "root": not sp.get("parentSpanId"),
+                        "status": sp.get("status", {}).get("code", 0),
+                    }
+                    key = sp["traceId"] + "/" + sp["spanId"]
+                    items.append(
+                        Item(source, key, canonical(sp), tenant, start, records, span=info)
+                    )
+        return items
+    assert source == "sessions"
+    items = []
+    for step in doc["steps"]:
+        meter = {"apiusage": "api_call", "aiusage": "ai_query"}[step["usageType"].lower()]
+        when = to_utc(step["timestamp"] if "timestamp" in step else doc["createdAt"])
+        records = [(meter, Decimal(1))]
+        items.append(
+            Item(source, step["operationId"], canonical(step), doc["tenantId"], when, records)
+        )
+    return items
+
+
+def reference(files: dict[tuple[str, date, str], list[str]]):
+    """(usage per (month, tenant, meter), audit per file) that SPEC 2.5 expects."""
+    copies: list[tuple[tuple, str, Item]] = []
+    audit: dict[str, list[int]] = {}
+    for (source, day, name), lines in files.items():
+        file = f"{source}/{day.isoformat()}/{name}"
+        audit[file] = [len(lines), 0, 0, 0, 0, 0]
+        horizon = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=2)
+        for line_no, text in enumerate(lines, start=1):
+            for position, item in enumerate(ref_items(source, text)):
+                audit[file][1] += 1
+                if item.bad or item.time >= horizon:  # quarantined: claims no key
+                    audit[file][5] += 1
+                    continue
+                order = (day, name.encode(), line_no, position)
+                copies.append((order, file, item))
+
+    winners: dict[tuple[str, str], Item] = {}
+    for _, file, item in sorted(copies, key=lambda c: (c[2].source, c[2].key, c[0])):
+        first = winners.get((item.source, item.key))
+        if first is None:
+            winners[(item.source, item.key)] = item
+            audit[file][2] += 1
+        else:
+            audit[file][3 if item.content == first.content else 4] += 1
+
+    usage: Counter[tuple[str, str, str]] = Counter()
+
+    def count(tenant: str, meter: str, when: datetime, quantity: Decimal) -> None:
+        usage[(date(when.year, when.month, 1).isoformat(), tenant, meter)] += quantity
+
+    roots: dict[str, list[Item]] = defaultdict(list)
+    for item in winners.values():
+        for meter, quantity in item.records:
+            count(item.tenant, meter, item.time, quantity)
+        if item.span.get("root"):
+            roots[item.span["trace"]].append(item)
+    for (root,) in roots.values():  # one root span id per trace in this pool
+        if root.span["status"] != 2:
+            count(root.tenant, "traces", root.time, Decimal(1))
+    return dict(usage), {file: tuple(counts) for file, counts in audit.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# plans
+
+
+@dataclass(frozen=True)
+class Plan:
+    placement: tuple[tuple[int, str], ...]  # per pool line: (delivery day index, file name)
+    line_order: tuple[int, ...]  # the pool lines in the order they are written into their files
+    resends: tuple[tuple[int, int, str], ...]  # (file pick, days later, name or "same")
+    ingest_order: tuple[int, ...]  # the delivery days, in the order they are ingested
+
+
+@st.composite
+def plans(draw) -> Plan:
+    placement = tuple(
+        (draw(st.integers(0, len(DAYS) - 1)), draw(st.sampled_from(NAMES))) for _ in POOL
+    )
+    return Plan(
+        placement=placement,
+        line_order=tuple(draw(st.permutations(range(len(POOL))))),
+        resends=tuple(
+            draw(
+                st.lists(
+                    st.tuples(st.integers(0, 50), st.integers(1, 2), st.sampled_from(RESEND_NAMES)),
+                    max_size=3,
+                )
+            )
+        ),
+        ingest_order=tuple(draw(st.permutations(range(len(DAYS))))),
+    )
+
+
+def files_of(plan: Plan) -> dict[tuple[str, date, str], list[str]]:
+    files: dict[tuple[str, date, str], list[str]] = defaultdict(list)
+    for index in plan.line_order:
+        source, text = POOL[index]
+        day, name = plan.placement[index]
+        files[(source, DAYS[day], name)].append(text)
+    originals = sorted(files)
+    for pick, later, name in plan.resends:
+        source, day, original = originals[pick % len(originals)]
+        new_day = day + timedelta(days=later)
+        if new_day > DAYS[-1]:
+            continue
+        if name == "same":
+            name = original
+        elif original.endswith(".gz"):
+            name += ".gz"
+        if (source, new_day, name) not in files:
+            files[(source, new_day, name)] = list(files[(source, day, original)])
+    return dict(files)
+
+
+# Every conflict's later copy is delivered on an earlier-ingested day, and 10-30 holds copies that
+# are quarantined as future there but fine elsewhere.
+ADVERSARIAL = Plan(
+    placement=(
+        (1, "a.jsonl"), (3, "B.jsonl"), (1, "B.jsonl"), (0, "a.jsonl"), (0, "B.jsonl"),
+        (2, "a.jsonl"), (2, "a-1.jsonl.gz"), (2, "a.jsonl"), (0, "a-1.jsonl.gz"),
+        (2, "a.jsonl"), (1, "a.jsonl"), (1, "a-1.jsonl.gz"), (1, "a-1.jsonl.gz"),
+        (3, "a.jsonl"), (2, "a.jsonl"), (0, "B.jsonl"), (0, "a.jsonl"), (1, "B.jsonl"),
+        (2, "a.jsonl"), (1, "a.jsonl"),
+    ),
+    line_order=tuple(reversed(range(len(POOL)))),
+    resends=((0, 1, "same"), (5, 2, "0-resend.jsonl"), (9, 1, "zz-resend.jsonl")),
+    ingest_order=(4, 3, 2, 1, 0),
+)  # fmt: skip
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@example(plan=ADVERSARIAL)
+@given(plan=plans())
+def test_first_delivered_wins_whatever_the_files_days_ingest_order_and_resends(plan: Plan):
+    files = files_of(plan)
+    note(f"plan: {plan}")
+    note("files:\n" + "\n".join(f"{k}: {v}" for k, v in sorted(files.items())))
+    expected_usage, expected_audit = reference(files)
+
+    with tempfile.TemporaryDirectory(prefix="meterline-prop-") as tmp:
+        home = Home(Path(tmp))
+        for (source, day, name), lines in files.items():
+            home.deliver(source, day, name, lines, gz=name.endswith(".gz"))
+        for index in plan.ingest_order:
+            home.ingest(DAYS[index])
+        home.dbt_run()
+
+        assert monthly_usage(home) == expected_usage
+        assert ingest_audit(home) == expected_audit
+
+        # re-ingesting every day (in the opposite order) reads nothing again, bronze is unchanged
+        bronze = home.bronze_digest()
+        again = home.ingest(*(DAYS[i] for i in reversed(plan.ingest_order)))
+        assert len(again) == len(files)
+        assert all(audit.skipped for audit in again)
+        assert home.bronze_digest() == bronze
