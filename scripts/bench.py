@@ -107,6 +107,27 @@ def floor_seconds(home: Path) -> float:
     return time.perf_counter() - start
 
 
+def ingest_only(home: Path) -> dict:
+    """Raw -> bronze alone (no Dagster, no dbt): lines and items per second."""
+    from orchestration.ingest.bronze import ingest_delivery
+    from orchestration.ingest.raw_files import list_delivery_dates
+
+    bronze = home / "bronze-ingest-only"
+    start = time.perf_counter()
+    lines = items = 0
+    for day in list_delivery_dates(home / "raw"):
+        for audit in ingest_delivery(home / "raw", bronze, day):
+            lines += audit.lines_read
+            items += audit.items_read
+    elapsed = time.perf_counter() - start
+    shutil.rmtree(bronze, ignore_errors=True)
+    return {
+        "ingest_s": elapsed,
+        "lines_per_s": lines / elapsed,
+        "ingest_items_per_s": items / elapsed,
+    }
+
+
 def count_items(home: Path) -> int:
     db = home / "published" / "marts.duckdb"
     con = duckdb.connect(str(db), read_only=True)
@@ -121,6 +142,7 @@ def end_to_end(work: Path, events: int) -> dict:
     shutil.rmtree(home, ignore_errors=True)
     gen = generate(home, "2026-10", events, tenants=50, seed=1)
     floor = floor_seconds(home)
+    ingest = ingest_only(home)
     run = meterline(home, "run")
     items = count_items(home)
     result = {
@@ -132,6 +154,7 @@ def end_to_end(work: Path, events: int) -> dict:
         "items_per_s": items / run.seconds,
         "ratio_to_floor": run.seconds / floor,
         "peak_rss_mb": run.peak_rss_mb,
+        **ingest,
     }
     shutil.rmtree(home, ignore_errors=True)
     return result
@@ -222,13 +245,14 @@ def write_report(path: Path, results: dict, sizes: list[int]) -> None:
         "",
         "## End to end: `meterline run` on a generated month (all four sources, default mix)",
         "",
-        "| events | items read | floor (DuckDB read_json aggregate) | meterline run | items/s | ratio to floor | peak RSS |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| events | items read | floor (DuckDB read_json aggregate) | meterline run | items/s | ratio to floor | peak RSS | raw -> bronze alone |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in e2e:
         lines.append(
             f"| {r['events']:,} | {r['items']:,} | {r['floor_s']:.2f} s | {r['run_s']:.1f} s | "
-            f"{r['items_per_s']:,.0f} | {r['ratio_to_floor']:.1f}x | {r['peak_rss_mb']:,.0f} MB |"
+            f"{r['items_per_s']:,.0f} | {r['ratio_to_floor']:.1f}x | {r['peak_rss_mb']:,.0f} MB | "
+            f"{r['ingest_s']:.1f} s ({r['lines_per_s']:,.0f} lines/s) |"
         )
     lines += [
         "",
