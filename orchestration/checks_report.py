@@ -1,4 +1,4 @@
-"""What `meterline run` prints when a blocking check failed: which rule, tenant, meter and day."""
+"""What `meterline run` prints when a run failed: which rule, tenant, meter and day disagree."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from orchestration.settings import HomeLayout
 
 
 def report_failed_checks(layout: HomeLayout) -> None:
-    """Print every failed blocking check; nothing was published and no invoice is written."""
+    """Print every failed blocking check; nothing was published."""
     failures = checks_failed(layout) or []
     for failure in failures:
         click.echo(f"check failed: {failure['rule']}: {failure['summary']}", err=True)
-    click.echo("nothing was published; invoices stay blocked until a run passes", err=True)
+    if failures:
+        click.echo("nothing was published; invoices stay blocked until a run passes", err=True)
+    else:
+        click.echo("the run failed before publishing; the published marts are unchanged", err=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from orchestration.run_lock import PID_TAG, home_lock, recover_dead_runs
 from orchestration.settings import HomeLayout, resolve_home
 
 EXIT_CHECK_FAILED = 1
@@ -174,9 +175,13 @@ def _execute(ctx: Context, job_name: str, **kwargs) -> bool:
     # dbt's progress lines go to a log file; the run's events are in the Dagster UI.
     log_file = ctx.layout.logs / f"{job_name}.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("a") as log, contextlib.redirect_stdout(log):
+    tags = {**kwargs.pop("tags", {}), PID_TAG: str(os.getpid())}
+    with home_lock(ctx.layout.home), log_file.open("a") as log, contextlib.redirect_stdout(log):
+        instance = _instance(ctx)
+        for run_id in recover_dead_runs(instance):
+            click.echo(f"marked run {run_id} of a dead meterline process as failed", err=True)
         result = job.execute_in_process(
-            instance=_instance(ctx), raise_on_error=False, run_config=run_config, **kwargs
+            instance=instance, raise_on_error=False, run_config=run_config, tags=tags, **kwargs
         )
     if not result.success:
         for event in result.all_events:

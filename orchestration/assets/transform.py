@@ -1,6 +1,7 @@
 """The dbt project (staging -> intermediate -> marts) as Dagster assets; dbt tests become checks."""
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from orchestration.settings import DBT_PROJECT_DIR
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 dbt_project.prepare_if_dev()
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # dbt colours its messages
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
 
@@ -64,7 +66,10 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, meterline: M
     yield from invocation.stream()
     if not invocation.is_successful():
         failed = [
-            {"rule": f"dbt:{r['unique_id']}", "summary": r.get("message") or r["status"]}
+            {
+                "rule": f"dbt:{r['unique_id']}",
+                "summary": _ANSI.sub("", r.get("message") or r["status"]),
+            }
             for r in invocation.get_artifact("run_results.json")["results"]
             if r["status"] in ("error", "fail")
         ]
