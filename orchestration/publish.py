@@ -1,8 +1,11 @@
-"""Write-audit-publish, last step: copy the checked marts to where analysts read them, atomically.
+"""Write-audit-publish, last step: the checked marts, published for analysts in one atomic swap.
 
-`published/marts.duckdb` is replaced by a rename, so an analyst holding the old file open keeps
-reading the old, complete state and never blocks the pipeline. The Parquet copies are written to a
-new version folder and `published/parquet` (a symlink) is swapped to it in one rename.
+Each publish writes a new version folder `published/versions/<stamp>/` holding `marts.duckdb` and
+`parquet/<table>.parquet`, then swaps the symlink `published/current` to it with one rename.
+`published/marts.duckdb` and `published/parquet` are fixed links through `current`, so the DuckDB
+file and the Parquet files always change together. An analyst holding an older version open keeps
+reading that complete state and never blocks the pipeline (old versions are pruned; an open file
+stays readable until it is closed).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import duckdb
 
 from orchestration.sql_text import sql_literal
 
-# SPEC 7: the tables analysts get, in schema main.
+# SPEC 7: the tables analysts get, in schema main (plus fct_invoice_lines, from invoicing).
 PUBLISHED_TABLES = (
     "fct_trace_sessions",
     "fct_usage_records",
@@ -27,89 +30,91 @@ PUBLISHED_TABLES = (
     "quarantine",
     "ingest_audit",
 )
+INVOICE_LINES_TABLE = "fct_invoice_lines"
 # Older DuckDB readers (1.4+, e.g. an analyst's CLI or DBeaver) can open the published file.
 STORAGE_COMPATIBILITY = "v1.4.0"
-_KEEP_PARQUET_VERSIONS = 2
+_KEEP_VERSIONS = 3
 
 
 def publish_marts(
     warehouse: Path, published: Path, invoice_lines_sql: str, tables=PUBLISHED_TABLES
 ) -> dict[str, int]:
-    """Copy `tables` from the build warehouse, and the invoice lines, to the published file and
-    Parquet; returns the row count of each table."""
-    published.mkdir(parents=True, exist_ok=True)
-    for leftover in published.glob(".marts-*.duckdb*"):  # from a run killed mid-publish
-        leftover.unlink()
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    staging_db = published / f".marts-{stamp}.duckdb"
-    version_dir = published / "parquet_versions" / stamp
-    version_dir.mkdir(parents=True)
-    counts: dict[str, int] = {}
+    """Copy `tables` from the build warehouse, and the invoice lines, into a new published
+    version and make it current; returns the row count of each table."""
+    version = _new_version(published)
+    sources = {table: f"SELECT * FROM build.main.{table}" for table in tables}
+    sources[INVOICE_LINES_TABLE] = invoice_lines_sql
     con = duckdb.connect(
-        str(staging_db),
+        str(version / "marts.duckdb"),
         config={"storage_compatibility_version": STORAGE_COMPATIBILITY},
     )
     try:
         con.execute(f"ATTACH {sql_literal(warehouse)} AS build (READ_ONLY)")
-        sources = {table: f"SELECT * FROM build.main.{table}" for table in tables}
-        sources["fct_invoice_lines"] = invoice_lines_sql
-        for table, query in sources.items():
-            con.execute(f"CREATE TABLE main.{table} AS {query}")
-            con.execute(
-                f"COPY main.{table} TO {sql_literal(version_dir / (table + '.parquet'))} "
-                "(FORMAT parquet, COMPRESSION zstd)"
-            )
-            counts[table] = con.execute(f"SELECT count(*) FROM main.{table}").fetchall()[0][0]
+        counts = _write_tables(con, version, sources)
         con.execute("DETACH build")
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    os.replace(staging_db, published / "marts.duckdb")
-    _swap_symlink(published / "parquet", version_dir)
-    _prune_parquet_versions(published / "parquet_versions", keep=version_dir)
+    _make_current(published, version)
     return counts
 
 
 def republish_table(published: Path, table: str, query: str) -> int:
-    """Replace one table of the published marts (e.g. fct_invoice_lines after invoicing) with the
-    same atomic swap: the other tables are carried over unchanged. Returns its row count."""
-    current = published / "marts.duckdb"
+    """Replace one table of the published marts (fct_invoice_lines after invoicing) in a new
+    version; the other tables are carried over unchanged. Returns its row count."""
+    current = published / "current"
     if not current.exists():
         return 0
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    staging_db = published / f".marts-{stamp}.duckdb"
-    shutil.copyfile(current, staging_db)
-    version_dir = published / "parquet_versions" / stamp
-    version_dir.mkdir(parents=True)
-    for parquet in (published / "parquet").glob("*.parquet"):
+    version = _new_version(published)
+    shutil.copyfile(current / "marts.duckdb", version / "marts.duckdb")
+    for parquet in (current / "parquet").glob("*.parquet"):
         if parquet.stem != table:
-            os.link(parquet.resolve(), version_dir / parquet.name)
-    con = duckdb.connect(str(staging_db))
+            os.link(parquet.resolve(), version / "parquet" / parquet.name)
+    con = duckdb.connect(str(version / "marts.duckdb"))
     try:
-        con.execute(f"CREATE OR REPLACE TABLE main.{table} AS {query}")
-        con.execute(
-            f"COPY main.{table} TO {sql_literal(version_dir / (table + '.parquet'))} "
-            "(FORMAT parquet, COMPRESSION zstd)"
-        )
-        count = con.execute(f"SELECT count(*) FROM main.{table}").fetchall()[0][0]
+        con.execute(f"DROP TABLE IF EXISTS main.{table}")
+        count = _write_tables(con, version, {table: query})[table]
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    os.replace(staging_db, current)
-    _swap_symlink(published / "parquet", version_dir)
-    _prune_parquet_versions(published / "parquet_versions", keep=version_dir)
+    _make_current(published, version)
     return count
+
+
+def _new_version(published: Path) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    version = published / "versions" / stamp
+    (version / "parquet").mkdir(parents=True)
+    return version
+
+
+def _write_tables(con: duckdb.DuckDBPyConnection, version: Path, sources: dict) -> dict[str, int]:
+    counts = {}
+    for table, query in sources.items():
+        con.execute(f"CREATE TABLE main.{table} AS {query}")
+        target = version / "parquet" / f"{table}.parquet"
+        con.execute(
+            f"COPY main.{table} TO {sql_literal(target)} (FORMAT parquet, COMPRESSION zstd)"
+        )
+        counts[table] = con.execute(f"SELECT count(*) FROM main.{table}").fetchall()[0][0]
+    return counts
+
+
+def _make_current(published: Path, version: Path) -> None:
+    """One rename makes `version` current; then prune versions nobody is pointed at."""
+    _swap_symlink(published / "current", version)
+    for name, target in (("marts.duckdb", "current/marts.duckdb"), ("parquet", "current/parquet")):
+        link = published / name
+        if not link.is_symlink() or os.readlink(link) != target:
+            _swap_symlink(link, published / target)
+    versions = sorted(p for p in (published / "versions").iterdir() if p.is_dir())
+    for stale in versions[:-_KEEP_VERSIONS]:
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _swap_symlink(link: Path, target: Path) -> None:
     tmp = link.with_name(f".{link.name}.tmp")
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
-    tmp.symlink_to(target.relative_to(link.parent), target_is_directory=True)
+    tmp.symlink_to(os.path.relpath(target, link.parent))
     os.replace(tmp, link)
-
-
-def _prune_parquet_versions(versions: Path, keep: Path) -> None:
-    old = sorted(p for p in versions.iterdir() if p.is_dir() and p != keep)
-    for stale in old[: max(0, len(old) - (_KEEP_PARQUET_VERSIONS - 1))]:
-        shutil.rmtree(stale, ignore_errors=True)

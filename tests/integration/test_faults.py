@@ -105,7 +105,7 @@ def published_state(home: Path) -> dict[str, str]:
     published = home / "published"
     state = {
         "marts.duckdb": hashlib.sha256((published / "marts.duckdb").read_bytes()).hexdigest(),
-        "parquet ->": os.readlink(published / "parquet"),
+        "parquet ->": str((published / "parquet").resolve()),
     }
     for parquet in sorted((published / "parquet").iterdir()):
         state[f"parquet/{parquet.name}"] = hashlib.sha256(parquet.read_bytes()).hexdigest()
@@ -368,15 +368,15 @@ def test_run_failing_in_publish_keeps_the_published_state_and_the_next_run_recov
     published = home / "published"
     last_published = published_state(home)
 
-    # the run ingests, builds and passes every check, then dies in publish once the staging file
-    # is written, just before it replaces the published file
+    # the run ingests, builds and passes every check, then dies in publish once the new version
+    # is written, just before the one rename that makes it current
     staged = []
     real_replace = os.replace
 
     def crash_before_swap(src, dst, *args, **kwargs):
-        if Path(dst).name == "marts.duckdb":
-            staged.append(Path(src))
-            raise OSError("simulated crash between writing the staging file and the swap")
+        if Path(dst).name == "current":
+            staged.append(Path(src).resolve())
+            raise OSError("simulated crash between writing the new version and the swap")
         return real_replace(src, dst, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
@@ -384,7 +384,7 @@ def test_run_failing_in_publish_keeps_the_published_state_and_the_next_run_recov
         result = run_cli(home)
     assert result.exit_code == 1, result.output
     assert "published_marts" in result.output
-    assert staged and staged[0].exists() and staged[0].stat().st_size > 0
+    assert staged and (staged[0] / "marts.duckdb").stat().st_size > 0
     assert published_state(home) == last_published
 
     # the next run recovers: exit 0, and it publishes exactly what one clean run over the same
@@ -394,5 +394,5 @@ def test_run_failing_in_publish_keeps_the_published_state_and_the_next_run_recov
     assert "none new" in result.output
     assert published_rows(home) == published_rows(reference_home)
     assert published_state(home) != last_published
-    assert list(published.glob(".marts-*")) == []  # the failed run's staging file is gone
-    assert len(list((published / "parquet_versions").iterdir())) <= 2
+    assert (published / "current").resolve() != staged[0]  # the failed run's version never served
+    assert len(list((published / "versions").iterdir())) <= 3  # old versions are pruned
