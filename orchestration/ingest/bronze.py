@@ -185,12 +185,17 @@ def _key_by_content(con: duckdb.DuckDBPyConnection) -> None:
     con.unregister("content_keys")
 
 
-def ensure_bronze_layout(bronze_root: Path) -> None:
+def _schema_file(bronze_root: Path, table: str) -> Path:
+    return bronze_root / table / "_schema" / "empty.parquet"
+
+
+def ensure_bronze_layout(con: duckdb.DuckDBPyConnection, bronze_root: Path) -> None:
     """Write one empty Parquet file per bronze table so readers always find its schema."""
-    con = connect_for_ingest()
+    if all(_schema_file(bronze_root, table).exists() for table in BRONZE_TABLES):
+        return
     empty = Path("_schema") / "empty.jsonl"
     for source in ITEM_QUERIES:
-        target = bronze_root / source / "_schema" / "empty.parquet"
+        target = _schema_file(bronze_root, source)
         if target.exists():
             continue
         no_lines = pa.table(
@@ -217,10 +222,9 @@ def ensure_bronze_layout(bronze_root: Path) -> None:
         "NULL::TIMESTAMPTZ AS ingested_at",
     }
     for table, columns in schemas.items():
-        target = bronze_root / table / "_schema" / "empty.parquet"
+        target = _schema_file(bronze_root, table)
         if not target.exists():
             _write_atomic(con, f"SELECT {columns} LIMIT 0", target)
-    con.close()
 
 
 def pending_raw_files(raw_root: Path, bronze_root: Path) -> dict[date, list[str]]:
@@ -235,9 +239,9 @@ def pending_raw_files(raw_root: Path, bronze_root: Path) -> dict[date, list[str]
 
 def ingest_delivery(raw_root: Path, bronze_root: Path, delivery_date: date) -> list[FileAudit]:
     """Ingest every raw file of one delivery date that is not yet in bronze."""
-    ensure_bronze_layout(bronze_root)
     con = connect_for_ingest()
     try:
+        ensure_bronze_layout(con, bronze_root)
         return [
             ingest_raw_file(con, bronze_root, f) for f in list_raw_files(raw_root, delivery_date)
         ]
