@@ -109,16 +109,14 @@ def floor_seconds(home: Path) -> float:
 
 def ingest_only(home: Path) -> dict:
     """Raw -> bronze alone (no Dagster, no dbt): lines and items per second."""
-    from orchestration.ingest.bronze import ingest_delivery
+    from orchestration.ingest.bronze import ingest_deliveries
     from orchestration.ingest.raw_files import list_delivery_dates
 
     bronze = home / "bronze-ingest-only"
     start = time.perf_counter()
-    lines = items = 0
-    for day in list_delivery_dates(home / "raw"):
-        for audit in ingest_delivery(home / "raw", bronze, day):
-            lines += audit.lines_read
-            items += audit.items_read
+    audits = ingest_deliveries(home / "raw", bronze, list_delivery_dates(home / "raw"))
+    lines = sum(a.lines_read for a in audits)
+    items = sum(a.items_read for a in audits)
     elapsed = time.perf_counter() - start
     shutil.rmtree(bronze, ignore_errors=True)
     return {

@@ -6,7 +6,7 @@ from datetime import date
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from orchestration.ingest.bronze import ingest_delivery
+from orchestration.ingest.bronze import ingest_deliveries
 from orchestration.ingest.raw_files import SOURCES
 from orchestration.partitions import delivery_partitions
 from orchestration.resources import MeterlineResource
@@ -60,9 +60,8 @@ _BRONZE_SPECS = [
 def bronze_ingest(context: AssetExecutionContext, meterline: MeterlineResource):
     """Ingest every raw file of the delivery dates in the partition window not yet in bronze."""
     layout = meterline.layout
-    audits = []
-    for key in context.partition_keys:
-        audits.extend(ingest_delivery(layout.raw, layout.bronze, date.fromisoformat(key)))
+    days = [date.fromisoformat(key) for key in context.partition_keys]
+    audits = ingest_deliveries(layout.raw, layout.bronze, days)
     new = [a for a in audits if not a.skipped]
     rows = [f"| {a.file} | {a.lines_read} | {a.items_read} | {a.quarantined} |" for a in new]
     table = "| file | lines | items | quarantined |\n|---|---|---|---|\n" + "\n".join(rows)

@@ -15,6 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -239,14 +242,52 @@ def pending_raw_files(raw_root: Path, bronze_root: Path) -> dict[date, list[str]
 
 def ingest_delivery(raw_root: Path, bronze_root: Path, delivery_date: date) -> list[FileAudit]:
     """Ingest every raw file of one delivery date that is not yet in bronze."""
+    return ingest_deliveries(raw_root, bronze_root, [delivery_date])
+
+
+def ingest_deliveries(
+    raw_root: Path,
+    bronze_root: Path,
+    delivery_dates: Iterable[date],
+    workers: int | None = None,
+) -> list[FileAudit]:
+    """Ingest every raw file of `delivery_dates` not yet in bronze; audits in delivery order.
+
+    Files are independent (each commits its own Parquet files), so `workers` of them (default:
+    one per core) are ingested at once, each on its own single-threaded DuckDB connection. One
+    connection per file would leave a core idle: ingesting a file is mostly JSON parsing that
+    DuckDB cannot split across threads. The largest files start first, so the workers finish
+    together. The first error (e.g. a changed raw file) is raised once the running files are
+    committed.
+    """
+    raw_files = [f for day in sorted(delivery_dates) for f in list_raw_files(raw_root, day)]
     con = connect_for_ingest()
     try:
         ensure_bronze_layout(con, bronze_root)
-        return [
-            ingest_raw_file(con, bronze_root, f) for f in list_raw_files(raw_root, delivery_date)
-        ]
     finally:
         con.close()
+    if not raw_files:
+        return []
+    workers = max(1, min(workers or os.cpu_count() or 1, len(raw_files)))
+    local = threading.local()
+    connections: list[duckdb.DuckDBPyConnection] = []
+    lock = threading.Lock()
+
+    def ingest(raw_file: RawFile) -> FileAudit:
+        if not hasattr(local, "con"):
+            local.con = connect_for_ingest(threads=1)
+            with lock:
+                connections.append(local.con)
+        return ingest_raw_file(local.con, bronze_root, raw_file)
+
+    largest_first = sorted(raw_files, key=lambda f: f.path.stat().st_size, reverse=True)
+    try:
+        with ThreadPoolExecutor(workers, thread_name_prefix="ingest") as pool:
+            futures = {f.name: pool.submit(ingest, f) for f in largest_first}
+        return [futures[f.name].result() for f in raw_files]
+    finally:
+        for connection in connections:
+            connection.close()
 
 
 __all__ = [
@@ -256,6 +297,7 @@ __all__ = [
     "canonical_json",
     "content_key",
     "ensure_bronze_layout",
+    "ingest_deliveries",
     "ingest_delivery",
     "ingest_raw_file",
     "pending_raw_files",

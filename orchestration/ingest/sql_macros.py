@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import duckdb
 
+from orchestration.settings import duckdb_memory_limit
+
 QUANTITY_TYPE = "DECIMAL(38, 12)"
 
 MACROS = f"""
@@ -61,8 +63,16 @@ CREATE OR REPLACE MACRO ml_otlp_string(attrs, k) AS (ml_otlp_json(ml_otlp_value(
 """
 
 
-def connect_for_ingest() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection in UTC with the Meterline parsing macros."""
-    con = duckdb.connect(config={"TimeZone": "UTC", "autoinstall_known_extensions": False})
+def connect_for_ingest(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection in UTC with the Meterline parsing macros (`threads`: how
+    many threads DuckDB may use, default one per core)."""
+    config = {
+        "TimeZone": "UTC",
+        "autoinstall_known_extensions": False,
+        "memory_limit": duckdb_memory_limit(),
+    }
+    if threads:
+        config["threads"] = threads
+    con = duckdb.connect(config=config)
     con.execute(MACROS)
     return con

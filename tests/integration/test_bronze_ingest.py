@@ -7,7 +7,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.ingest.bronze import RawFileChangedError, ingest_delivery, pending_raw_files
+from orchestration.ingest.bronze import (
+    RawFileChangedError,
+    ingest_deliveries,
+    ingest_delivery,
+    pending_raw_files,
+)
 
 DAY = date(2026, 10, 3)
 
@@ -18,10 +23,16 @@ def bronze_rows(bronze: Path, table: str) -> int:
 
 
 def test_sample_delivery_audit_matches_the_hand_worked_counts(sample_home: Path):
-    audits = {a.source: a for a in ingest_delivery(sample_home / "raw", sample_home / "bronze", DAY)}
+    audits = {
+        a.source: a for a in ingest_delivery(sample_home / "raw", sample_home / "bronze", DAY)
+    }
     # shared/samples/README.md: events 6 items (2 quarantined), usage_logs 3, traces 8 spans in
     # 2 lines, sessions 4 steps in 2 lines.
-    assert (audits["events"].lines_read, audits["events"].items_read, audits["events"].quarantined) == (6, 6, 2)
+    assert (
+        audits["events"].lines_read,
+        audits["events"].items_read,
+        audits["events"].quarantined,
+    ) == (6, 6, 2)
     assert (audits["usage_logs"].items_read, audits["usage_logs"].quarantined) == (3, 0)
     assert (audits["traces"].lines_read, audits["traces"].items_read) == (2, 8)
     assert (audits["sessions"].lines_read, audits["sessions"].items_read) == (2, 4)
@@ -67,7 +78,9 @@ def test_invalid_utf8_line_is_malformed_not_read_with_replacement_characters(tmp
     (folder / "part.jsonl").write_bytes(good + b"\n" + bad + b"\n")
     (audit,) = ingest_delivery(tmp_path / "raw", tmp_path / "bronze", DAY)
     assert (audit.items_read, audit.quarantined) == (2, 1)
-    query = f"SELECT line_number, reason FROM read_parquet('{tmp_path}/bronze/quarantine/*/*.parquet')"
+    query = (
+        f"SELECT line_number, reason FROM read_parquet('{tmp_path}/bronze/quarantine/*/*.parquet')"
+    )
     assert duckdb.connect().execute(query).fetchall() == [(2, "malformed_json")]
 
 
@@ -87,3 +100,62 @@ def test_truncated_gzip_keeps_what_arrived_and_is_not_fatal(tmp_path: Path):
     assert 0 < cut.items_read < 200
     assert cut.quarantined <= 1
     assert (garbage.items_read, garbage.quarantined) == (1, 1)
+
+
+def _bronze_content(bronze: Path, table: str) -> list[tuple]:
+    query = (
+        f"SELECT * EXCLUDE (ingested_at) FROM read_parquet('{bronze}/{table}/*/*.parquet')"
+        if table == "files"
+        else f"SELECT * FROM read_parquet('{bronze}/{table}/*/*.parquet')"
+    )
+    return sorted(duckdb.connect().execute(query).fetchall(), key=repr)
+
+
+def _write_events(raw: Path, day: date, name: str, count: int) -> None:
+    folder = raw / "events" / day.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f'{{"id":"{name}-{i}","business_id":"t{i % 3}","event_type":"api_call","quantity":{i},'
+        f'"created_at":"{day.isoformat()}T01:00:00Z"}}'
+        for i in range(count)
+    ]
+    (folder / f"{name}.jsonl").write_text("\n".join([*lines, "not json"]) + "\n")
+
+
+def test_files_ingested_in_parallel_commit_exactly_what_one_at_a_time_commits(tmp_path: Path):
+    days = [date(2026, 10, d) for d in (3, 4, 5)]
+    for raw in (tmp_path / "serial" / "raw", tmp_path / "parallel" / "raw"):
+        for n, day in enumerate(days):
+            for name, count in (("big", 500 + n), ("small", 3), ("mid", 40)):
+                _write_events(raw, day, name, count)
+    serial = ingest_deliveries(tmp_path / "serial" / "raw", tmp_path / "serial" / "bronze", days, 1)
+    parallel = ingest_deliveries(
+        tmp_path / "parallel" / "raw", tmp_path / "parallel" / "bronze", days, 2
+    )
+    # audits come back in delivery order, then file name order, whatever finished first
+    assert [a.file for a in parallel] == [a.file for a in serial]
+    assert [a.file for a in parallel][:3] == [
+        "events/2026-10-03/big.jsonl",
+        "events/2026-10-03/mid.jsonl",
+        "events/2026-10-03/small.jsonl",
+    ]
+    assert [(a.items_read, a.quarantined) for a in parallel] == [
+        (a.items_read, a.quarantined) for a in serial
+    ]
+    # per day n: big 500 + n, small 3, mid 40 lines, each file with one more (malformed) line
+    assert sum(a.items_read for a in parallel) == 3 * (500 + 3 + 40 + 3) + (0 + 1 + 2)
+    for table in ("events", "quarantine", "files"):
+        assert _bronze_content(tmp_path / "parallel" / "bronze", table) == _bronze_content(
+            tmp_path / "serial" / "bronze", table
+        )
+
+
+def test_a_changed_file_fails_a_parallel_ingest_after_the_other_files_commit(tmp_path: Path):
+    raw, bronze = tmp_path / "raw", tmp_path / "bronze"
+    _write_events(raw, DAY, "a", 10)
+    ingest_deliveries(raw, bronze, [DAY], 2)
+    _write_events(raw, DAY, "a", 11)  # changed after ingestion
+    _write_events(raw, DAY, "b", 10)
+    with pytest.raises(RawFileChangedError, match="events/2026-10-03/a.jsonl"):
+        ingest_deliveries(raw, bronze, [DAY], 2)
+    assert pending_raw_files(raw, bronze) == {}  # b.jsonl was committed all the same
