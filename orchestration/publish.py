@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.settings import duckdb_memory_limit
 from orchestration.sql_text import sql_literal
 
 # SPEC 7: the tables analysts get, in schema main (plus fct_invoice_lines, from invoicing).
@@ -46,7 +47,10 @@ def publish_marts(
     sources[INVOICE_LINES_TABLE] = invoice_lines_sql
     con = duckdb.connect(
         str(version / "marts.duckdb"),
-        config={"storage_compatibility_version": STORAGE_COMPATIBILITY},
+        config={
+            "storage_compatibility_version": STORAGE_COMPATIBILITY,
+            "memory_limit": duckdb_memory_limit(),
+        },
     )
     try:
         con.execute(f"ATTACH {sql_literal(warehouse)} AS build (READ_ONLY)")
@@ -70,7 +74,9 @@ def republish_table(published: Path, table: str, query: str) -> int:
     for parquet in (current / "parquet").glob("*.parquet"):
         if parquet.stem != table:
             os.link(parquet.resolve(), version / "parquet" / parquet.name)
-    con = duckdb.connect(str(version / "marts.duckdb"))
+    con = duckdb.connect(
+        str(version / "marts.duckdb"), config={"memory_limit": duckdb_memory_limit()}
+    )
     try:
         con.execute(f"DROP TABLE IF EXISTS main.{table}")
         count = _write_tables(con, version, {table: query})[table]

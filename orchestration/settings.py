@@ -9,6 +9,13 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DEFAULT_HOME = Path("data")
+# The memory DuckDB may use per connection (dbt's is set in dbt_project/profiles.yml from the same
+# variable); past it DuckDB spills to disk, which keeps a run's peak memory flat as data grows.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "1536MB"
+
+
+def duckdb_memory_limit() -> str:
+    return os.environ.get("METERLINE_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT)
 
 
 def resolve_home(home: str | os.PathLike | None = None) -> Path:
