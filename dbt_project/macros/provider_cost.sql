@@ -10,16 +10,16 @@ with accepted as (
     where copy_status = 'accepted'
 ),
 
-prices_in_force as (
+-- each price with the day it stops being in force (the model's next effective_from), so an item
+-- finds its price with one range join instead of ranking every price ever set for its model
+price_periods as (
     select
-        a.item_key,
-        mp.input_per_million,
-        mp.output_per_million,
-        row_number() over (partition by a.item_key order by mp.effective_from desc) as price_rank
-    from accepted as a
-    inner join {{ ref('stg_catalog__model_prices') }} as mp
-        on a.model = mp.model
-        and mp.effective_from <= cast(a.{{ time_column }} as date)
+        model,
+        input_per_million,
+        output_per_million,
+        effective_from,
+        lead(effective_from) over (partition by model order by effective_from) as effective_until
+    from {{ ref('stg_catalog__model_prices') }}
 )
 
 select
@@ -31,6 +31,8 @@ select
         0
     ) as cost_usd
 from accepted as a
-left join prices_in_force as p
-    on a.item_key = p.item_key and p.price_rank = 1
+left join price_periods as p
+    on a.model = p.model
+    and p.effective_from <= cast(a.{{ time_column }} as date)
+    and (p.effective_until is null or cast(a.{{ time_column }} as date) < p.effective_until)
 {% endmacro %}

@@ -1,5 +1,9 @@
 -- Every usage record (tenant, meter, quantity, event time) derived from accepted items (SPEC 2).
 -- An item's provider cost rides on its first record, so cost is never counted twice.
+-- A view: fct_usage_records is its only reader, so writing it as a table too only doubled the
+-- cost of the largest model.
+{{ config(materialized='view') }}
+
 with events as (
     select * from {{ ref('int_events_copies_classified') }} where copy_status = 'accepted'
 ),
