@@ -352,6 +352,21 @@ def test_adjustment_uses_the_prices_the_period_was_billed_with(tmp_path, basic_c
     assert invoice["total"] == "101.30"
 
 
+def test_late_usage_of_a_graduated_meter_is_adjusted_with_its_tiers(tmp_path, spec_catalog):
+    # the ledger keeps the last tier's `up_to: null`, so the tiers are read back from it
+    usage = {("acme", "2026-09"): {"api_call": D(100000)}}
+    issue_month(tmp_path, "2026-09", at("2026-10-04T00:00:00Z"), spec_catalog, usage)
+    usage[("acme", "2026-09")] = {"api_call": D(103000)}
+    (invoice,) = issue_month(
+        tmp_path, "2026-10", at("2026-10-15T00:00:00Z"), spec_catalog, usage
+    ).invoices
+    # billable 102000: 100000 x 0.01 + 2000 x 0.008 = 1016.00, billed 99000 x 0.01 = 990.00
+    assert adjustment_lines(invoice) == [
+        ("2026-09", "api_call", "INV-202609-0001", "3000", "26.00")
+    ]
+    assert invoice["total"] == "526.00"
+
+
 def test_two_open_drafts_show_a_pending_adjustment_that_is_billed_once(tmp_path, basic_catalog):
     usage = {("acme", "2026-09"): {"api_call": D(100)}}
     issue_month(tmp_path, "2026-09", at("2026-10-04T00:00:00Z"), basic_catalog, usage)

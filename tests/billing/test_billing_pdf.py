@@ -6,9 +6,10 @@ import io
 import json
 
 import pytest
+from fpdf import FPDF
 from pypdf import PdfReader
 
-from orchestration.billing.pdf import render_invoice_pdf
+from orchestration.billing.pdf import _wrap, render_invoice_pdf
 
 
 def pdf_text(data: bytes) -> str:
@@ -74,3 +75,58 @@ def test_pdf_bytes_depend_only_on_the_invoice(spec_invoice):
     assert reader.metadata.creation_date.isoformat() == "2026-11-04T02:00:00+00:00"
     later = render_invoice_pdf(spec_invoice | {"generated_at": "2026-11-05T02:00:00Z"})
     assert later != first
+
+
+def test_a_long_invoice_continues_on_new_pages_under_the_headings(spec_invoice):
+    periods = [f"{year}-{month:02d}" for year in (2024, 2025) for month in range(1, 13)]
+    adjustments = [
+        {
+            "type": "adjustment",
+            "meter": meter,
+            "adjusts_invoice": f"INV-{period.replace('-', '')}-0001",
+            "adjusts_period": period,
+            "quantity": "1",
+            "amount": "0.00",
+        }
+        for period in periods
+        for meter in ("api_call", "traces")
+    ]
+    lines = spec_invoice["lines"]
+    long_invoice = spec_invoice | {"lines": lines[:-1] + adjustments + lines[-1:]}
+    pages = [
+        page.extract_text()
+        for page in PdfReader(io.BytesIO(render_invoice_pdf(long_invoice))).pages
+    ]
+    assert len(pages) >= 3
+    assert all("Line Quantity Included Billable Unit price Amount" in page for page in pages[:-1])
+    text = "\n".join(pages)
+    for period in periods:
+        assert f"api_call: late usage of {period}" in text
+        assert f"traces: late usage of {period}" in text
+        assert f"(INV-{period.replace('-', '')}-0001)" in text
+    assert "Volume discount 5%" in text and "1721.79 USD" in pages[-1]
+
+
+def test_text_wider_than_its_box_wraps_without_losing_a_character(spec_invoice):
+    tenant = "a tenant id with many words " * 8 + "x" * 150
+    text = pdf_text(render_invoice_pdf(spec_invoice | {"tenant_id": tenant}))
+    assert "".join(f"Tenant: {tenant}".split()) in "".join(text.split())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "fits",
+        "traces: late usage of 2026-09 (INV-202609-0004)",
+        "1234567890" * 8,
+        "  tier 0-100000",
+    ],
+)
+def test_wrapped_lines_fit_their_box_and_keep_the_text(text):
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", "", 9)
+    width = 30
+    lines = _wrap(pdf, text, width)
+    assert all(pdf.get_string_width(line) <= width - 2 * pdf.c_margin for line in lines)
+    assert "".join(lines) == text or " ".join(lines) == text
