@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.billing.catalog import Catalog, Price
-from orchestration.billing.pdf import render_invoice_pdf
 from orchestration.billing.rating import (
     EXACT,
     ZERO,
@@ -369,6 +368,9 @@ def _write_month_folder(
 ) -> None:
     """Write every file of the month (`line_rows`: each invoice's `invoice_line_rows`), remove
     files of tenants no longer invoiced, manifest last."""
+    # fpdf2 (with fontTools) takes ~1 s to import: only invoicing pays for it, not every command
+    from orchestration.billing.pdf import render_invoice_pdf
+
     files: dict[str, bytes] = {}
     for invoice, rows in zip(invoices, line_rows, strict=True):
         stem = invoice_file_stem(invoice["tenant_id"])
