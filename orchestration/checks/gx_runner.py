@@ -42,8 +42,9 @@ RUN_NAME = "meterline_checks"
 # to keep validation results and Data Docs pages light when a whole mart is off.
 UNEXPECTED_ROWS_LIMIT = 50
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": UNEXPECTED_ROWS_LIMIT}
-# Validation results listed on the Data Docs index, which is rebuilt on every run.
-INDEX_RESULTS_LIMIT = 500
+# Results of each suite kept in the live store, whose every key GX lists and parses on each Data
+# Docs build: older ones move to `<home>/gx/archive/`, so a build costs the same after a year.
+RESULTS_KEPT_PER_SUITE = 14
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class SuiteRunner:
 
     def __init__(self, home: Path, suites_dir: Path = SUITES_DIR) -> None:
         self.gx_dir = Path(home) / "gx"
+        self._suites_dir = suites_dir
         self._context = gx.get_context(mode="ephemeral", project_config=_run_config(self.gx_dir))
         for suite_file in sorted(suites_dir.glob("*.json")):
             self._context.suites.add(gx.ExpectationSuite(**json.loads(suite_file.read_text())))
@@ -113,7 +115,9 @@ class SuiteRunner:
         result_id = ValidationResultIdentifier(
             expectation_suite_identifier=suite_id, run_id=run_id, batch_identifier=result.batch_id
         )
-        self._unrendered += [result_id, suite_id]
+        self._unrendered.append(result_id)
+        if suite_id not in self._unrendered and self._suite_page_is_stale(suite_id):
+            self._unrendered.append(suite_id)
         return SuiteValidation(
             success=bool(result.success),
             evaluated_expectations=result.statistics["evaluated_expectations"],
@@ -131,7 +135,12 @@ class SuiteRunner:
         )
 
     def build_data_docs(self) -> Path:
-        """Render the pages of the results validated since the last build, and the index."""
+        """Render the pages of the results validated since the last build, and the index.
+
+        First, results older than the latest `RESULTS_KEPT_PER_SUITE` of each suite move to
+        `<home>/gx/archive/`, and GX drops their pages from the site.
+        """
+        self._archive_old_results()
         self._context.build_data_docs(
             site_names=[DATA_DOCS_SITE], resource_identifiers=self._unrendered
         )
@@ -150,11 +159,27 @@ class SuiteRunner:
             )
         return self._validations[suite_name]
 
-    def _page_of(self, result_id: ValidationResultIdentifier) -> Path:
+    def _page_of(
+        self, resource_id: ValidationResultIdentifier | ExpectationSuiteIdentifier
+    ) -> Path:
         [site] = self._context.get_docs_sites_urls(
-            resource_identifier=result_id, site_name=DATA_DOCS_SITE, only_if_exists=False
+            resource_identifier=resource_id, site_name=DATA_DOCS_SITE, only_if_exists=False
         )
         return Path(url2pathname(urlparse(site["site_url"]).path))
+
+    def _suite_page_is_stale(self, suite_id: ExpectationSuiteIdentifier) -> bool:
+        """A suite's page is rendered again only when it is missing or older than the suite."""
+        page = self._page_of(suite_id)
+        suite_file = self._suites_dir / f"{suite_id.name}.json"
+        return not page.is_file() or page.stat().st_mtime < suite_file.stat().st_mtime
+
+    def _archive_old_results(self) -> None:
+        for runs in (self.gx_dir / "validations").glob(f"*/{RUN_NAME}"):
+            # run folders are named after their UTC run time: by name is by time
+            for run in sorted(runs.iterdir())[:-RESULTS_KEPT_PER_SUITE]:
+                archived = self.gx_dir / "archive" / run.relative_to(self.gx_dir)
+                archived.parent.mkdir(parents=True, exist_ok=True)
+                run.rename(archived)
 
 
 def _run_config(gx_dir: Path) -> DataContextConfig:
@@ -190,10 +215,7 @@ def _run_config(gx_dir: Path) -> DataContextConfig:
                 "class_name": "SiteBuilder",
                 "show_how_to_buttons": False,
                 "store_backend": on_disk(gx_dir / "data_docs" / DATA_DOCS_SITE),
-                "site_index_builder": {
-                    "class_name": "DefaultSiteIndexBuilder",
-                    "validation_results_limit": INDEX_RESULTS_LIMIT,
-                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             }
         },
     )

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -9,9 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from orchestration.checks import RULES, run_rule
+from orchestration.checks import RULES, gx_runner, run_rule
 from orchestration.checks.gx_runner import GX_PROJECT_DIR, SUITES_DIR, SuiteRunner
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,3 +108,44 @@ def test_importing_the_rules_does_not_import_great_expectations() -> None:
     )
 
     assert completed.stdout.strip() == "False"
+
+
+def test_the_live_store_keeps_the_latest_results_of_each_suite_and_archives_the_rest(
+    warehouse: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gx_runner, "RESULTS_KEPT_PER_SUITE", 2)
+
+    oldest, *latest = [run_rule("monthly_usage_matches_daily", warehouse, home) for _ in range(3)]
+
+    suite_runs = Path("validations", "monthly_usage_matches_daily", gx_runner.RUN_NAME)
+    assert oldest.data_docs_path is not None
+    oldest_run = oldest.data_docs_path.parent.name
+    assert [run.name for run in (home / "gx" / "archive" / suite_runs).iterdir()] == [oldest_run]
+    assert len(list((home / "gx" / suite_runs).iterdir())) == 2
+    # GX drops the pages of results that left the live store; the latest pages stay linked
+    assert not oldest.data_docs_path.exists()
+    index = (home / "gx" / "data_docs" / "local_site" / "index.html").read_text()
+    assert oldest_run not in index
+    for outcome in latest:
+        assert outcome.data_docs_path is not None and outcome.data_docs_path.is_file()
+        assert outcome.data_docs_path.parent.name in index
+
+
+def test_a_suite_page_is_rendered_again_only_when_its_suite_changed(tmp_path: Path) -> None:
+    suites = tmp_path / "suites"
+    shutil.copytree(SUITES_DIR, suites)
+    suite = "quarantine_rate_within_bound"
+    page = tmp_path / "home" / "gx" / "data_docs" / "local_site" / "expectations" / f"{suite}.html"
+
+    def validate_and_build() -> int:
+        runner = SuiteRunner(tmp_path / "home", suites)
+        frame = pd.DataFrame({"source": ["events"], "quarantine_rate": [0.0]})
+        runner.validate(suite, frame, {"max_quarantine_rate": 0.05})
+        runner.build_data_docs()
+        return page.stat().st_mtime_ns
+
+    rendered = validate_and_build()
+    assert validate_and_build() == rendered
+    later = rendered + 10**9
+    os.utime(suites / f"{suite}.json", ns=(later, later))
+    assert validate_and_build() > rendered

@@ -4,9 +4,11 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from orchestration.checks import RULES, failing_rows_markdown, run_rule, run_rules
+from orchestration.checks.reconciliation import _open_read_only
 
 EVENTS_FILE = "events/2026-10-03/events.jsonl"
 
@@ -104,21 +106,94 @@ TAMPERINGS = {
         "select * from fct_usage_records where record_key = 'events:e1:api_call'",
         {"fct_usage_records_contract"},
         {
-            "fct_usage_records_contract": "record events:e1:api_call: duplicate record_key "
-            "(and 1 more failing rows)",
+            "fct_usage_records_contract": "tenant acme, meter api_call, 2026-10-03, "
+            "source events: duplicated_records 2 above 0",
+        },
+    ),
+    "usage record key reused by another tenant on another day": (
+        "fct_usage_records",
+        "insert into fct_usage_records values ('events:e1:api_call', 'events', 'globex', "
+        "'api_call', 1, '2026-10-04 08:00:00+00', 0)",
+        {"fct_usage_records_contract"},
+        {
+            "fct_usage_records_contract": "tenant acme, meter api_call, 2026-10-03, "
+            "source events: duplicated_records 1 above 0 (and 1 more failing rows)",
+        },
+    ),
+    "usage record without a quantity": (
+        "fct_usage_records",
+        "update fct_usage_records set quantity = null where record_key = 'events:e3:storage_mb'",
+        {"fct_usage_records_contract"},
+        {
+            "fct_usage_records_contract": "tenant globex, meter storage_mb, 2026-10-03, "
+            "source events: quantity_nulls 1 above 0",
+        },
+    ),
+    "usage record with a negative cost": (
+        "fct_usage_records",
+        "update fct_usage_records set cost_usd = -0.000000000001 "
+        "where record_key = 'usage_logs:r2:llm_input_tokens'",
+        {"fct_usage_records_contract"},
+        {
+            "fct_usage_records_contract": "tenant acme, meter llm_input_tokens, 2026-10-03, "
+            "source usage_logs: min_cost_usd -1e-12 below 0",
+        },
+    ),
+    "usage record without an event time": (
+        "fct_usage_records",
+        "update fct_usage_records set event_time = null "
+        "where record_key = 'events:e2:voice_minute'",
+        {"fct_usage_records_contract"},
+        {
+            "fct_usage_records_contract": "tenant acme, meter voice_minute, NULL, "
+            "source events: usage_date is NULL",
         },
     ),
     "trace tokens off": (
         "fct_trace_sessions",
         "update fct_trace_sessions set output_tokens = 165 where trace_id = 't1'",
         {"trace_sessions_match_spans"},
-        {"trace_sessions_match_spans": "trace t1 (acme): output_tokens mart 165 vs spans 164"},
+        {
+            "trace_sessions_match_spans": "tenant acme, 2026-10-03, first trace off t1: "
+            "output_tokens mart 185 vs spans 184; traces_off 1 above 0",
+        },
+    ),
+    "trace tokens off in ways that cancel out within the day": (
+        "fct_trace_sessions",
+        "update fct_trace_sessions set output_tokens = output_tokens "
+        "+ case trace_id when 't1' then 1 else -1 end",
+        {"trace_sessions_match_spans"},
+        {
+            "trace_sessions_match_spans": "tenant acme, 2026-10-03, first trace off t1: "
+            "traces_off 2 above 0",
+        },
+    ),
+    "trace session counted twice": (
+        "fct_trace_sessions",
+        "insert into fct_trace_sessions select * from fct_trace_sessions where trace_id = 't2'",
+        {"trace_sessions_match_spans", "fct_trace_sessions_contract"},
+        {
+            "trace_sessions_match_spans": "tenant acme, 2026-10-03, first trace off t2: "
+            "span_count mart 4 vs spans 3; input_tokens mart 1012 vs spans 912; "
+            "output_tokens mart 204 vs spans 184; cost_usd mart 0.006096 vs spans 0.005496; "
+            "traces_off 1 above 0",
+            "fct_trace_sessions_contract": "tenant acme, 2026-10-03: duplicated_traces 2 above 0",
+        },
     ),
     "failed trace billed": (
         "fct_trace_sessions",
         "update fct_trace_sessions set is_billable = true where trace_id = 't2'",
         {"fct_trace_sessions_contract"},
-        {"fct_trace_sessions_contract": "trace t2: status error with is_billable True"},
+        {
+            "fct_trace_sessions_contract": "tenant acme, 2026-10-03: "
+            "status error with is_billable True",
+        },
+    ),
+    "trace session with a negative duration": (
+        "fct_trace_sessions",
+        "update fct_trace_sessions set duration_ms = -1 where trace_id = 't1'",
+        {"fct_trace_sessions_contract"},
+        {"fct_trace_sessions_contract": "tenant acme, 2026-10-03: min_duration_ms -1 below 0"},
     ),
     "more error sessions than sessions": (
         "agent_daily_stats",
@@ -171,10 +246,22 @@ TAMPERINGS = {
         "update quarantine set reason = 'looks_odd'",
         {"quarantine_contract"},
         {
-            "quarantine_contract": f"file {EVENTS_FILE}, line 20: reason looks_odd not in "
+            "quarantine_contract": f"file {EVENTS_FILE}: reason looks_odd not in "
             "(malformed_json, missing_tenant, bad_timestamp, future_timestamp, unknown_meter, "
             "bad_quantity)",
         },
+    ),
+    "quarantined item recorded twice": (
+        "quarantine",
+        "insert into quarantine select * from quarantine",
+        {"ingest_audit_identity", "quarantine_contract"},
+        {"quarantine_contract": f"file {EVENTS_FILE}: duplicated_items 2 above 0"},
+    ),
+    "quarantined item without its raw text": (
+        "quarantine",
+        "update quarantine set raw = null",
+        {"quarantine_contract"},
+        {"quarantine_contract": f"file {EVENTS_FILE}: raw_nulls 1 above 0"},
     ),
 }
 
@@ -312,3 +399,62 @@ def test_unknown_rules_and_parameters_are_refused(warehouse: Path, home: Path) -
 def test_a_missing_warehouse_is_reported(home: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no warehouse at"):
         run_rule("daily_usage_matches_bronze", home / "warehouse" / "build.duckdb", home)
+
+
+def test_a_contract_judges_one_row_per_group_however_many_records_it_holds(
+    warehouse: Path, home: Path, tamper: Callable[[str], None]
+) -> None:
+    before = run_rule("fct_usage_records_contract", warehouse, home)
+    tamper(
+        "insert into fct_usage_records select 'events:bulk' || i || ':api_call', 'events', "
+        "'acme', 'api_call', 1, timestamptz '2026-10-03 10:00:00+00' + to_seconds(i), 0 "
+        "from range(5000) as bulk(i)"
+    )
+
+    after = run_rule("fct_usage_records_contract", warehouse, home)
+
+    assert after.passed, after.summary
+    # the fixture's 15 records fall into 11 (day, tenant, meter, source) groups
+    assert after.statistics["rows_checked"] == before.statistics["rows_checked"] == 11
+
+
+def test_failing_groups_name_an_offending_key(
+    warehouse: Path, home: Path, tamper: Callable[[str], None]
+) -> None:
+    tamper(
+        "insert into fct_usage_records values ('events:e1:api_call', 'events', 'globex', "
+        "'api_call', 1, '2026-10-04 08:00:00+00', 0);"
+        "update fct_trace_sessions set cost_usd = cost_usd + 0.000000000001 where trace_id = 't2'"
+    )
+
+    records, traces = run_rules(
+        warehouse, home, ["fct_usage_records_contract", "trace_sessions_match_spans"]
+    )
+
+    assert [
+        (row.tenant_id, str(row.usage_date), row.first_duplicated_key)
+        for row in records.failing_rows.itertuples()
+    ] == [
+        ("acme", "2026-10-03", "events:e1:api_call"),
+        ("globex", "2026-10-04", "events:e1:api_call"),
+    ]
+    [row] = traces.failing_rows.itertuples()
+    assert (row.first_trace_off, row.traces_off, str(row.cost_usd_difference)) == (
+        "t2",
+        1,
+        "1E-12",
+    )
+
+
+def test_the_checks_connection_is_read_only_utc_and_memory_bounded(warehouse: Path) -> None:
+    with _open_read_only(warehouse) as connection:
+        settings = dict(
+            connection.execute(
+                "select name, value from duckdb_settings() "
+                "where name in ('access_mode', 'TimeZone', 'memory_limit')"
+            ).fetchall()
+        )
+        with pytest.raises(duckdb.Error, match="read-only"):
+            connection.execute("delete from fct_usage_records")
+
+    assert settings == {"access_mode": "read_only", "TimeZone": "UTC", "memory_limit": "512.0 MiB"}

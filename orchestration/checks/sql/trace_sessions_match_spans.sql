@@ -1,9 +1,14 @@
 -- Per trace, fct_trace_sessions carries exactly the span count, tokens and provider cost summed
 -- over the trace's accepted spans.
+
+-- Both sides are summed per trace (a duplicated mart row doubles its trace), lined up, and summed
+-- again per tenant and UTC day of the trace's start, next to the number of traces whose sides
+-- differ: differences that cancel out within a day still fail.
 with spans as (
     select
         trace_id,
         min(tenant_id) as tenant_id,
+        min(start_time) as started_at,
         count(*) as span_count,
         sum(coalesce(input_tokens, 0)) as input_tokens,
         sum(coalesce(output_tokens, 0)) as output_tokens,
@@ -16,19 +21,23 @@ with spans as (
 mart as (
     select
         trace_id,
-        tenant_id,
-        span_count,
-        input_tokens,
-        output_tokens,
-        cost_usd,
+        min(tenant_id) as tenant_id,
+        min(started_at) as started_at,
+        cast(sum(span_count) as bigint) as span_count,
+        sum(input_tokens) as input_tokens,
+        sum(output_tokens) as output_tokens,
+        sum(cost_usd) as cost_usd,
         true as is_present
     from fct_trace_sessions
+    group by trace_id
 ),
 
 lined_up as (
     select
-        coalesce(mart.trace_id, spans.trace_id) as trace_id,
+        cast(coalesce(mart.started_at, spans.started_at) as date) as usage_date,
         coalesce(mart.tenant_id, spans.tenant_id) as tenant_id,
+        coalesce(mart.trace_id, spans.trace_id) as trace_id,
+        -- a side without the trace counts 0; a NULL in the mart stays NULL and fails
         case when mart.is_present then mart.span_count else 0 end as mart_span_count,
         coalesce(spans.span_count, 0) as spans_span_count,
         case when mart.is_present then mart.input_tokens else 0 end as mart_input_tokens,
@@ -39,21 +48,36 @@ lined_up as (
         coalesce(spans.cost_usd, 0) as spans_cost_usd
     from mart
     full outer join spans on mart.trace_id = spans.trace_id
+),
+
+compared as (
+    select
+        *,
+        mart_span_count is distinct from spans_span_count
+        or mart_input_tokens is distinct from spans_input_tokens
+        or mart_output_tokens is distinct from spans_output_tokens
+        or mart_cost_usd is distinct from spans_cost_usd as is_off
+    from lined_up
 )
 
 select
-    trace_id,
+    usage_date,
     tenant_id,
-    mart_span_count,
-    spans_span_count,
-    mart_input_tokens,
-    spans_input_tokens,
-    mart_input_tokens - spans_input_tokens as input_tokens_difference,
-    mart_output_tokens,
-    spans_output_tokens,
-    mart_output_tokens - spans_output_tokens as output_tokens_difference,
-    mart_cost_usd,
-    spans_cost_usd,
-    mart_cost_usd - spans_cost_usd as cost_usd_difference
-from lined_up
-order by trace_id
+    count(*) as traces,
+    count(*) filter (where is_off) as traces_off,
+    min(trace_id) filter (where is_off) as first_trace_off,
+    cast(sum(mart_span_count) as bigint) as mart_span_count,
+    cast(sum(spans_span_count) as bigint) as spans_span_count,
+    cast(sum(mart_span_count) - sum(spans_span_count) as bigint) as span_count_difference,
+    sum(mart_input_tokens) as mart_input_tokens,
+    sum(spans_input_tokens) as spans_input_tokens,
+    sum(mart_input_tokens) - sum(spans_input_tokens) as input_tokens_difference,
+    sum(mart_output_tokens) as mart_output_tokens,
+    sum(spans_output_tokens) as spans_output_tokens,
+    sum(mart_output_tokens) - sum(spans_output_tokens) as output_tokens_difference,
+    sum(mart_cost_usd) as mart_cost_usd,
+    sum(spans_cost_usd) as spans_cost_usd,
+    sum(mart_cost_usd) - sum(spans_cost_usd) as cost_usd_difference
+from compared
+group by usage_date, tenant_id
+order by usage_date, tenant_id
