@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from orchestration.checks.gx_runner import ExpectationFailure, SuiteValidation
 
 SQL_DIR = Path(__file__).with_name("sql")
@@ -332,6 +333,8 @@ def _name(failure: ExpectationFailure) -> str:
 
 def _show(value: Any) -> str:
     """A value as people read it: exact decimals without trailing zeros, NULL for missing."""
+    import pandas as pd  # imported with GX when the checks run, not when Dagster loads them
+
     if value is None or (not isinstance(value, str | bytes) and pd.isna(value)):
         return "NULL"
     if isinstance(value, Decimal):

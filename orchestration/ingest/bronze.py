@@ -230,6 +230,15 @@ def ensure_bronze_layout(con: duckdb.DuckDBPyConnection, bronze_root: Path) -> N
             _write_atomic(con, f"SELECT {columns} LIMIT 0", target)
 
 
+def prepare_bronze(bronze_root: Path) -> None:
+    """Make `bronze_root` readable by dbt even before anything was delivered (schema files)."""
+    con = connect_for_ingest()
+    try:
+        ensure_bronze_layout(con, bronze_root)
+    finally:
+        con.close()
+
+
 def pending_raw_files(raw_root: Path, bronze_root: Path) -> dict[date, list[str]]:
     """Raw files not yet committed to bronze, by delivery date."""
     pending: dict[date, list[str]] = {}
@@ -261,11 +270,7 @@ def ingest_deliveries(
     committed.
     """
     raw_files = [f for day in sorted(delivery_dates) for f in list_raw_files(raw_root, day)]
-    con = connect_for_ingest()
-    try:
-        ensure_bronze_layout(con, bronze_root)
-    finally:
-        con.close()
+    prepare_bronze(bronze_root)
     if not raw_files:
         return []
     workers = max(1, min(workers or os.cpu_count() or 1, len(raw_files)))
@@ -301,5 +306,6 @@ __all__ = [
     "ingest_delivery",
     "ingest_raw_file",
     "pending_raw_files",
+    "prepare_bronze",
     "type_items",
 ]

@@ -16,6 +16,9 @@ import csv
 import hashlib
 import io
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -280,6 +283,39 @@ def test_billable_traces_equal_recount(pipeline: Pipeline):
 
 
 # --- 2. re-running changes nothing ------------------------------------------------------------
+
+
+def test_dbt_unit_tests_pass_against_the_built_warehouse(pipeline: Pipeline, tmp_path: Path):
+    """The dbt unit tests (dbt_project/models/intermediate/_unit_tests.yml) are left out of the
+    production `dbt build`; this is where they run."""
+    dbt = Path(sys.executable).with_name("dbt")
+    project = Path(__file__).resolve().parents[2] / "dbt_project"
+    done = subprocess.run(
+        [
+            str(dbt),
+            "test",
+            "--select",
+            "test_type:unit",
+            "--profiles-dir",
+            ".",
+            "--target-path",
+            str(tmp_path),
+        ],
+        cwd=project,
+        env={
+            **os.environ,
+            "METERLINE_HOME": str(pipeline.home),
+            "DBT_LOG_PATH": str(tmp_path),
+            "DO_NOT_TRACK": "1",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    results = json.loads((tmp_path / "run_results.json").read_text())["results"]
+    assert len(results) >= 9
+    assert {r["status"] for r in results} == {"pass"}
 
 
 def test_run_again_changes_no_published_table(pipeline: Pipeline):
