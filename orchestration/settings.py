@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +15,21 @@ DEFAULT_HOME = Path("data")
 DEFAULT_DUCKDB_MEMORY_LIMIT = "1536MB"
 
 
-def duckdb_memory_limit() -> str:
-    return os.environ.get("METERLINE_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
+
+
+def duckdb_memory_limit(share: int = 1) -> str:
+    """The DuckDB `memory_limit` of one connection when `share` connections run at once."""
+    limit = os.environ.get("METERLINE_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT)
+    if share == 1:
+        return limit
+    size = _SIZE.match(limit)
+    if not size:
+        raise ValueError(f"METERLINE_DUCKDB_MEMORY_LIMIT={limit!r}: expected e.g. 1536MB or 2GiB")
+    total = float(size.group(1)) * _UNITS[size.group(2).lower()]
+    return f"{int(total / share) // 2**20}MiB"
 
 
 def resolve_home(home: str | os.PathLike | None = None) -> Path:

@@ -30,10 +30,10 @@ from orchestration.ingest.raw_files import (
     SOURCES,
     RawFile,
     file_sha256,
+    iter_content,
+    iter_line_tables,
     list_delivery_dates,
     list_raw_files,
-    read_raw_bytes,
-    split_lines,
 )
 from orchestration.ingest.sql_macros import connect_for_ingest
 from orchestration.sql_text import sql_literal
@@ -97,12 +97,15 @@ def _committed_sha(con: duckdb.DuckDBPyConnection, marker: Path) -> str | None:
 def ingest_raw_file(
     con: duckdb.DuckDBPyConnection, bronze_root: Path, raw_file: RawFile
 ) -> FileAudit:
-    """Type, key and quarantine every item of one raw file and commit it to bronze (once)."""
-    data = read_raw_bytes(raw_file.path)
-    sha = file_sha256(data)
+    """Type, key and quarantine every item of one raw file and commit it to bronze (once).
+
+    The file is read in chunks of whole lines (`iter_line_tables`) that DuckDB appends to the
+    temp table `items`, so Python holds one chunk at a time whatever the file's size.
+    """
     marker = _bronze_path(bronze_root, "files", raw_file)
     committed = _committed_sha(con, marker)
     if committed is not None:
+        sha = file_sha256(raw_file.path)
         if committed != sha:
             raise RawFileChangedError(
                 f"raw file {raw_file.name} changed after it was ingested (SHA-256 {committed[:12]}… "
@@ -113,8 +116,19 @@ def ingest_raw_file(
         ).fetchall()[0]
         return FileAudit(raw_file.source, raw_file.name, raw_file.delivery_date, *row, skipped=True)
 
-    lines, lines_read = split_lines(data)
-    type_items(con, raw_file.source, lines, raw_file.delivery_date)
+    digest = hashlib.sha256()
+
+    def hashed(pieces):
+        for piece in pieces:
+            digest.update(piece)
+            yield piece
+
+    lines_read = 0
+    for number, (lines, count) in enumerate(iter_line_tables(hashed(iter_content(raw_file.path)))):
+        type_items(con, raw_file.source, lines, raw_file.delivery_date, append=number > 0)
+        lines_read += count
+    key_by_content(con, raw_file.source)
+    sha = digest.hexdigest()
 
     params = (
         f"{sql_literal(raw_file.source)} AS source, {sql_literal(raw_file.name)} AS source_file, "
@@ -153,22 +167,26 @@ def ingest_raw_file(
 
 
 def type_items(
-    con: duckdb.DuckDBPyConnection, source: str, lines: pa.Table, delivery_date: date
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    lines: pa.Table,
+    delivery_date: date,
+    append: bool = False,
 ) -> None:
-    """Fill the temp table `items` with the typed, keyed items of `lines(line_number, raw,
-    utf8_ok)`."""
+    """Fill the temp table `items` with the typed items of `lines(line_number, raw, utf8_ok)`
+    (`append`: add them to the items already there). Keyless events / usage_logs items get their
+    content key from `key_by_content` once every chunk is in."""
     con.register("lines", lines)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE items AS " + ITEM_QUERIES[source],
-        {"delivery_date": delivery_date},
-    )
+    into = "INSERT INTO items " if append else "CREATE OR REPLACE TEMP TABLE items AS "
+    con.execute(into + ITEM_QUERIES[source], {"delivery_date": delivery_date})
     con.unregister("lines")
-    if source in CONTENT_KEYED_SOURCES:
-        _key_by_content(con)
 
 
-def _key_by_content(con: duckdb.DuckDBPyConnection) -> None:
-    """Give usable lines without a key field the SHA-256 of their canonical JSON as key."""
+def key_by_content(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Give the usable `items` of an events / usage_logs file without a key field the SHA-256 of
+    their canonical JSON as key."""
+    if source not in CONTENT_KEYED_SOURCES:
+        return
     keyless = con.execute(
         "SELECT line_number, item_json FROM items WHERE item_key IS NULL AND reason IS NULL"
     ).fetchall()
@@ -263,7 +281,8 @@ def ingest_deliveries(
     """Ingest every raw file of `delivery_dates` not yet in bronze; audits in delivery order.
 
     Files are independent (each commits its own Parquet files), so `workers` of them (default:
-    one per core) are ingested at once, each on its own single-threaded DuckDB connection. One
+    one per core) are ingested at once, each on its own single-threaded DuckDB connection with its
+    share of the memory limit. One
     connection per file would leave a core idle: ingesting a file is mostly JSON parsing that
     DuckDB cannot split across threads. The largest files start first, so the workers finish
     together. The first error (e.g. a changed raw file) is raised once the running files are
@@ -280,7 +299,7 @@ def ingest_deliveries(
 
     def ingest(raw_file: RawFile) -> FileAudit:
         if not hasattr(local, "con"):
-            local.con = connect_for_ingest(threads=1)
+            local.con = connect_for_ingest(threads=1, share=workers)
             with lock:
                 connections.append(local.con)
         return ingest_raw_file(local.con, bronze_root, raw_file)
@@ -305,6 +324,7 @@ __all__ = [
     "ingest_deliveries",
     "ingest_delivery",
     "ingest_raw_file",
+    "key_by_content",
     "pending_raw_files",
     "prepare_bronze",
     "type_items",

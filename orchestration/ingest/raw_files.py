@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -56,36 +57,87 @@ def list_raw_files(raw_root: Path, delivery_date: date) -> list[RawFile]:
     return files
 
 
-def read_raw_bytes(path: Path) -> bytes:
-    """The file's content, decompressed when it ends in `.gz`.
+# How much of a raw file is read at a time, and how many bytes of whole lines are typed at a
+# time: memory stays the same however large a delivered file is.
+READ_BYTES = 8 * 2**20
+CHUNK_BYTES = 32 * 2**20
 
-    A truncated or corrupt gzip stream is not fatal: what decompresses is returned (its cut last
-    line is then malformed JSON), and a file that is not gzip at all is returned as it is, so its
-    lines are quarantined instead of failing the whole delivery.
+
+def iter_content(path: Path) -> Iterator[bytes]:
+    """The file's content piece by piece, decompressed when its name ends in `.gz`.
+
+    A truncated or corrupt gzip stream is not fatal: what decompresses is kept (its cut last
+    line is then malformed JSON), and a file that is not gzip at all is read as it is, so its
+    lines are quarantined instead of failing the whole delivery. Gzip members may be
+    concatenated.
     """
-    data = path.read_bytes()
-    if not path.name.endswith(".gz"):
-        return data
-    out = bytearray()
-    stream = data
-    while stream:
-        decompressor = zlib.decompressobj(wbits=31)  # gzip header; members are concatenated
-        try:
-            out += decompressor.decompress(stream)
-        except zlib.error:
-            return bytes(out) if out else data
-        if not decompressor.eof:
-            return bytes(out)  # truncated: keep what arrived
-        stream = decompressor.unused_data
-    return bytes(out)
+    with path.open("rb") as raw:
+        pieces = iter(lambda: raw.read(READ_BYTES), b"")
+        if not path.name.endswith(".gz"):
+            yield from pieces
+            return
+        decompressor = zlib.decompressobj(wbits=31)  # gzip header
+        produced = False
+        read_so_far: list[bytes] = []  # kept until something decompresses, for a non-gzip file
+        for piece in pieces:
+            if not produced:
+                read_so_far.append(piece)
+            stream = piece
+            while stream:
+                try:
+                    out = decompressor.decompress(stream)
+                except zlib.error:
+                    if not produced:  # not gzip at all: the bytes as they are
+                        yield from read_so_far
+                        yield from pieces
+                    return  # corrupt after good data: keep what decompressed
+                if out:
+                    produced = True
+                    read_so_far.clear()
+                    yield out
+                if not decompressor.eof:
+                    break  # needs the next piece
+                stream = decompressor.unused_data  # the next gzip member, if any
+                decompressor = zlib.decompressobj(wbits=31)
+        # end of file: a member cut short (truncated) keeps what arrived
 
 
-def file_sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def file_sha256(path: Path) -> str:
+    """SHA-256 of the file's (decompressed) content."""
+    digest = hashlib.sha256()
+    for piece in iter_content(path):
+        digest.update(piece)
+    return digest.hexdigest()
 
 
-def split_lines(data: bytes) -> tuple[pa.Table, int]:
-    """Split a raw file into numbered lines.
+def iter_line_tables(
+    pieces: Iterable[bytes], chunk_bytes: int | None = None
+) -> Iterator[tuple[pa.Table, int]]:
+    """The numbered lines of the content in `pieces`, as tables of about `chunk_bytes` (default
+    CHUNK_BYTES) of whole lines each (see `split_lines`), with the count of lines each covers.
+    Yields at least one table, empty for empty content."""
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
+    buffer = b""
+    first_line = 1
+    yielded = False
+    for piece in pieces:
+        buffer += piece
+        if len(buffer) < chunk_bytes:
+            continue
+        cut = buffer.rfind(b"\n") + 1
+        if cut == 0:
+            continue  # one line longer than a chunk: read on
+        table, count = split_lines(buffer[:cut], first_line)
+        buffer = buffer[cut:]
+        first_line += count
+        yielded = True
+        yield table, count
+    if buffer or not yielded:
+        yield split_lines(buffer, first_line)
+
+
+def split_lines(data: bytes, first_line: int = 1) -> tuple[pa.Table, int]:
+    """Split whole lines of a raw file into numbered lines, the first numbered `first_line`.
 
     Returns a table (line_number, raw, utf8_ok) of the non-blank lines and the count of all lines
     read. A line that is not valid UTF-8 keeps its text (invalid bytes replaced) and is flagged,
@@ -109,7 +161,7 @@ def split_lines(data: bytes) -> tuple[pa.Table, int]:
     keep = [i for i, text in enumerate(texts) if text.strip()]
     table = pa.table(
         {
-            "line_number": pa.array([i + 1 for i in keep], pa.int64()),
+            "line_number": pa.array([i + first_line for i in keep], pa.int64()),
             "raw": pa.array([texts[i].rstrip("\r") for i in keep], pa.string()),
             "utf8_ok": pa.array([utf8_ok[i] for i in keep], pa.bool_()),
         }

@@ -6,6 +6,9 @@ cannot be used, so the caller can name the quarantine reason.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import duckdb
 
 from orchestration.settings import duckdb_memory_limit
@@ -63,13 +66,18 @@ CREATE OR REPLACE MACRO ml_otlp_string(attrs, k) AS (ml_otlp_json(ml_otlp_value(
 """
 
 
-def connect_for_ingest(threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection in UTC with the Meterline parsing macros (`threads`: how
-    many threads DuckDB may use, default one per core)."""
+def connect_for_ingest(threads: int | None = None, share: int = 1) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection in UTC with the Meterline parsing macros.
+
+    `threads`: how many threads DuckDB may use (default one per core); `share`: how many such
+    connections run at once, which split the memory limit. Past it DuckDB spills to the system's
+    temporary folder (not to `./.tmp`, its default for in-memory databases).
+    """
     config = {
         "TimeZone": "UTC",
         "autoinstall_known_extensions": False,
-        "memory_limit": duckdb_memory_limit(),
+        "memory_limit": duckdb_memory_limit(share),
+        "temp_directory": str(Path(tempfile.gettempdir()) / "meterline-duckdb"),
     }
     if threads:
         config["threads"] = threads

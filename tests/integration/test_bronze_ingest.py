@@ -159,3 +159,46 @@ def test_a_changed_file_fails_a_parallel_ingest_after_the_other_files_commit(tmp
     with pytest.raises(RawFileChangedError, match="events/2026-10-03/a.jsonl"):
         ingest_deliveries(raw, bronze, [DAY], 2)
     assert pending_raw_files(raw, bronze) == {}  # b.jsonl was committed all the same
+
+
+def test_reading_in_small_pieces_and_chunks_commits_what_one_piece_commits(
+    sample_home: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Large files are read and typed a chunk of whole lines at a time: cutting the file at
+    other places changes nothing in bronze (line numbers, content keys, spans of a line)."""
+    from orchestration.ingest import raw_files
+
+    raw, tmp_path = sample_home / "raw", sample_home
+    events = raw / "events" / "2026-10-03" / "events.jsonl"
+    events.write_bytes(gzip.compress(events.read_bytes()))
+    events.rename(events.with_name("events.jsonl.gz"))
+    whole = ingest_deliveries(raw, tmp_path / "whole", [DAY], 1)
+    monkeypatch.setattr(raw_files, "READ_BYTES", 7)
+    monkeypatch.setattr(raw_files, "CHUNK_BYTES", 300)
+    chunked = ingest_deliveries(raw, tmp_path / "chunked", [DAY], 1)
+    assert [(a.lines_read, a.items_read, a.quarantined) for a in chunked] == [
+        (a.lines_read, a.items_read, a.quarantined) for a in whole
+    ]
+    for table in ("events", "usage_logs", "traces", "sessions", "quarantine", "files"):
+        assert _bronze_content(tmp_path / "chunked", table) == _bronze_content(
+            tmp_path / "whole", table
+        ), table
+
+
+def test_gzip_members_truncation_and_plain_bytes_read_in_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from orchestration.ingest import raw_files
+
+    monkeypatch.setattr(raw_files, "READ_BYTES", 5)
+    two_members = tmp_path / "two.jsonl.gz"
+    two_members.write_bytes(gzip.compress(b"line one\n") + gzip.compress(b"line two\n"))
+    truncated = tmp_path / "cut.jsonl.gz"
+    content = b"".join(f"line {i} of a file cut short\n".encode() for i in range(2000))
+    truncated.write_bytes(gzip.compress(content)[:-100])
+    not_gzip = tmp_path / "plain.jsonl.gz"
+    not_gzip.write_bytes(b'{"not": "gzip"}\n')
+    assert b"".join(raw_files.iter_content(two_members)) == b"line one\nline two\n"
+    kept = b"".join(raw_files.iter_content(truncated))
+    assert 0 < len(kept) < len(content) and content.startswith(kept)
+    assert b"".join(raw_files.iter_content(not_gzip)) == b'{"not": "gzip"}\n'

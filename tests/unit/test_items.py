@@ -7,7 +7,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from orchestration.ingest.bronze import canonical_json, content_key, type_items
+from orchestration.ingest.bronze import canonical_json, content_key, key_by_content, type_items
 from orchestration.ingest.sql_macros import connect_for_ingest
 
 DELIVERY = date(2026, 10, 3)
@@ -24,13 +24,17 @@ def items(source: str, lines: list, delivery: date = DELIVERY) -> list[dict]:
         }
     )
     type_items(con, source, table, delivery)
+    key_by_content(con, source)
     rel = con.sql("SELECT * FROM items ORDER BY line_number, item_position")
     return [dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()]
 
 
 def event(**overrides):
     base = {
-        "id": "e1", "business_id": "acme", "event_type": "api_call", "quantity": 1,
+        "id": "e1",
+        "business_id": "acme",
+        "event_type": "api_call",
+        "quantity": 1,
         "created_at": "2026-10-03T12:00:00Z",
     }
     base.update(overrides)
@@ -93,8 +97,13 @@ def test_keyless_lines_are_keyed_by_canonical_json_hash():
 
 def usage_log(**overrides):
     base = {
-        "requestId": "r1", "tenantId": "acme", "model": "claude-sonnet-4-5", "tokensIn": 10,
-        "tokensOut": 5, "toolInvocations": {"a": 1, "b": "2"}, "costCents": 0.5,
+        "requestId": "r1",
+        "tenantId": "acme",
+        "model": "claude-sonnet-4-5",
+        "tokensIn": 10,
+        "tokensOut": 5,
+        "toolInvocations": {"a": 1, "b": "2"},
+        "costCents": 0.5,
         "createdAt": {"_seconds": 1791029000, "_nanoseconds": 0},
     }
     base.update(overrides)
@@ -134,27 +143,38 @@ def span(span_id, parent="", tenant="acme", attrs=None):
     if tenant is not None:
         attributes.append({"key": "tenant.id", "value": {"stringValue": tenant}})
     return {
-        "traceId": "t1", "spanId": span_id, "parentSpanId": parent, "name": "x",
-        "startTimeUnixNano": "1791028800000000000", "endTimeUnixNano": 1791028801000000000,
-        "attributes": attributes, "status": {"code": 1},
+        "traceId": "t1",
+        "spanId": span_id,
+        "parentSpanId": parent,
+        "name": "x",
+        "startTimeUnixNano": "1791028800000000000",
+        "endTimeUnixNano": 1791028801000000000,
+        "attributes": attributes,
+        "status": {"code": 1},
     }
 
 
 def export(*spans, resource_tenant=None):
     resource = {"attributes": []}
     if resource_tenant:
-        resource["attributes"].append({"key": "tenant.id", "value": {"stringValue": resource_tenant}})
+        resource["attributes"].append(
+            {"key": "tenant.id", "value": {"stringValue": resource_tenant}}
+        )
     return {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": list(spans)}]}]}
 
 
 def test_spans_are_items_with_positions_and_otlp_values_of_every_type():
     line = export(
         span("s1"),
-        span("s2", parent="s1", attrs={
-            "gen_ai.usage.input_tokens": {"intValue": "812"},
-            "gen_ai.usage.output_tokens": {"doubleValue": 164.0},
-            "gen_ai.usage.cost": {"stringValue": "0.0012"},
-        }),
+        span(
+            "s2",
+            parent="s1",
+            attrs={
+                "gen_ai.usage.input_tokens": {"intValue": "812"},
+                "gen_ai.usage.output_tokens": {"doubleValue": 164.0},
+                "gen_ai.usage.cost": {"stringValue": "0.0012"},
+            },
+        ),
     )
     root, child = items("traces", [line])
     assert (root["item_position"], child["item_position"]) == (0, 1)
@@ -190,10 +210,21 @@ def test_unusable_trace_line_is_one_malformed_item():
 
 def test_session_steps_meters_timestamps_and_reasons():
     doc = {
-        "sessionId": "s", "tenantId": "acme", "createdAt": "2026-10-03T10:00:00Z",
+        "sessionId": "s",
+        "tenantId": "acme",
+        "createdAt": "2026-10-03T10:00:00Z",
         "steps": [
-            {"operationId": "o1", "usageType": "ApiUsage", "cost": 0.1, "timestamp": "2026-10-03T10:00:05Z"},
-            {"operationId": "o2", "usageType": " APIUSAGE ", "cost": "0.2"},  # no timestamp: createdAt
+            {
+                "operationId": "o1",
+                "usageType": "ApiUsage",
+                "cost": 0.1,
+                "timestamp": "2026-10-03T10:00:05Z",
+            },
+            {
+                "operationId": "o2",
+                "usageType": " APIUSAGE ",
+                "cost": "0.2",
+            },  # no timestamp: createdAt
             {"operationId": "o3", "usageType": "aiusage", "timestamp": "garbage"},
             {"operationId": "o4", "usageType": "StorageUsage", "timestamp": "2026-10-03T10:00:05Z"},
             {"usageType": "ApiUsage"},
