@@ -24,7 +24,10 @@ def con():
         ('"2026-10-03 12:05:00.250"', datetime(2026, 10, 3, 12, 5, 0, 250000, tzinfo=UTC)),
         # 1791029400000 ms = 1791029400 s = 2026-10-03T12:10:00Z
         ("1791029400000", datetime(2026, 10, 3, 12, 10, tzinfo=UTC)),
-        ('{"_seconds": 1791029000, "_nanoseconds": 0}', datetime(2026, 10, 3, 12, 3, 20, tzinfo=UTC)),
+        (
+            '{"_seconds": 1791029000, "_nanoseconds": 0}',
+            datetime(2026, 10, 3, 12, 3, 20, tzinfo=UTC),
+        ),
         (
             '{"seconds": 1791029700, "nanos": 500000000}',
             datetime(2026, 10, 3, 12, 15, 0, 500000, tzinfo=UTC),
