@@ -210,10 +210,8 @@ def _schema_file(bronze_root: Path, table: str) -> Path:
     return bronze_root / table / "_schema" / "empty.parquet"
 
 
-def ensure_bronze_layout(con: duckdb.DuckDBPyConnection, bronze_root: Path) -> None:
-    """Write one empty Parquet file per bronze table so readers always find its schema."""
-    if all(_schema_file(bronze_root, table).exists() for table in BRONZE_TABLES):
-        return
+def _write_schema_files(con: duckdb.DuckDBPyConnection, bronze_root: Path) -> None:
+    """Write the empty Parquet file of each bronze table that has none."""
     empty = Path("_schema") / "empty.jsonl"
     for source in ITEM_QUERIES:
         target = _schema_file(bronze_root, source)
@@ -249,10 +247,13 @@ def ensure_bronze_layout(con: duckdb.DuckDBPyConnection, bronze_root: Path) -> N
 
 
 def prepare_bronze(bronze_root: Path) -> None:
-    """Make `bronze_root` readable by dbt even before anything was delivered (schema files)."""
+    """One empty Parquet file per bronze table, so dbt finds every table's schema even before
+    anything was delivered. A no-op, without a DuckDB connection, once they exist."""
+    if all(_schema_file(bronze_root, table).exists() for table in BRONZE_TABLES):
+        return
     con = connect_for_ingest()
     try:
-        ensure_bronze_layout(con, bronze_root)
+        _write_schema_files(con, bronze_root)
     finally:
         con.close()
 
@@ -320,7 +321,6 @@ __all__ = [
     "RawFileChangedError",
     "canonical_json",
     "content_key",
-    "ensure_bronze_layout",
     "ingest_deliveries",
     "ingest_delivery",
     "ingest_raw_file",
