@@ -137,6 +137,16 @@ def demo(home, catalog):
     click.echo("Dagster UI:      make dev   (runs above are in the same DAGSTER_HOME)")
 
 
+@main.command()
+@click.option("--name", default=None, help="Pull only this source of sources.yml.")
+@common_options
+def pull(name, home, catalog):
+    """Pull new rows from the PostgreSQL sources of sources.yml into raw files (SPEC 2.7)."""
+    from orchestration.pull.command import run_pull
+
+    run_pull(Context(home, catalog), name, _execute)
+
+
 # --- running Dagster jobs -------------------------------------------------------------------
 
 

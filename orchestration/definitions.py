@@ -20,6 +20,8 @@ from orchestration.jobs import (
     new_delivery_sensor,
     nightly_delivery_schedule,
 )
+from orchestration.pull.assets import pull_definitions, with_pull_upstream
+from orchestration.pull.sources import SourcesError, load_sources
 from orchestration.resources import MeterlineResource
 from orchestration.sample_data import generate_sample_month
 from orchestration.settings import resolve_home
@@ -35,15 +37,26 @@ def _grace_period_days(meterline: MeterlineResource) -> int:
         return DEFAULT_GRACE_PERIOD_DAYS
 
 
+def _pull_sources(home: Path):
+    """The PostgreSQL sources; a bad sources.yml is reported by `meterline pull`, not here."""
+    try:
+        return load_sources(home)
+    except SourcesError:
+        return []
+
+
 def build_definitions(home: Path | None = None, catalog: Path | None = None) -> dg.Definitions:
     """All assets, checks, jobs, schedules and the sensor for one METERLINE_HOME and catalog."""
     meterline = MeterlineResource(
         home=str(resolve_home(home)),
         catalog=str(catalog) if catalog else os.environ.get("METERLINE_CATALOG"),
     )
+    pull_sources = _pull_sources(Path(meterline.home))
+    pulls = pull_definitions(pull_sources)
     return dg.Definitions(
         assets=[
-            *RAW_SOURCES,
+            *pulls["assets"],
+            *with_pull_upstream(RAW_SOURCES, pull_sources),
             bronze_ingest,
             catalog_model_prices,
             dbt_models,
@@ -51,10 +64,17 @@ def build_definitions(home: Path | None = None, catalog: Path | None = None) -> 
             invoices,
         ],
         asset_checks=[reconciliation_checks],
-        jobs=[meterline_run, meterline_rebuild, meterline_invoice, generate_sample_month],
+        jobs=[
+            meterline_run,
+            meterline_rebuild,
+            meterline_invoice,
+            generate_sample_month,
+            *pulls["jobs"],
+        ],
         schedules=[
             nightly_delivery_schedule,
             monthly_invoice_schedule(_grace_period_days(meterline)),
+            *pulls["schedules"],
         ],
         sensors=[new_delivery_sensor],
         resources={"meterline": meterline, "dbt": dbt_resource()},
