@@ -48,10 +48,10 @@ def pull_asset(source: PostgresSource) -> dg.AssetsDefinition:
     )
     def _pull(context: AssetExecutionContext, meterline: MeterlineResource):
         result = pull_postgres_source(meterline.layout, source)
-        if result.rows_with_null_cursor:
+        if result.rows_without_cursor:
             context.log.warning(
-                f"{result.rows_with_null_cursor} rows of {source.table} have a NULL "
-                f"{source.cursor_column} and are never pulled"
+                f"{result.rows_without_cursor} rows of {source.table} have no usable "
+                f"{source.cursor_column} (NULL or infinity) and are not pulled"
             )
         file = result.file.relative_to(meterline.layout.raw).as_posix() if result.file else "none"
         context.log.info(f"pulled {result.rows} rows into {file}")
@@ -61,7 +61,7 @@ def pull_asset(source: PostgresSource) -> dg.AssetsDefinition:
                 "raw_file": file,
                 "cursor": result.cursor or "none",
                 "previous_cursor": result.previous_cursor or "none",
-                "rows_with_null_cursor": result.rows_with_null_cursor,
+                "rows_without_cursor": result.rows_without_cursor,
                 "seconds": round(result.seconds, 3),
             }
         )

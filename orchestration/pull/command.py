@@ -77,3 +77,10 @@ def _report(keys) -> None:
         rows = metadata["rows"].value if "rows" in metadata else "?"
         file = metadata["raw_file"].value if "raw_file" in metadata else "none"
         click.echo(f"{key.to_user_string()}: {rows} rows -> {file}")
+        skipped = metadata["rows_without_cursor"].value if "rows_without_cursor" in metadata else 0
+        if skipped:
+            click.echo(
+                f"{key.to_user_string()}: warning: {skipped} rows have a NULL or infinite "
+                "cursor value and are not pulled",
+                err=True,
+            )

@@ -51,7 +51,7 @@ class PullResult:
     file: Path | None  # None when no row was past the cursor: no file is written
     cursor: str | None  # the cursor now recorded (unchanged when no row was read)
     previous_cursor: str | None
-    rows_with_null_cursor: int
+    rows_without_cursor: int
     seconds: float
 
 
@@ -192,9 +192,11 @@ def _json_field(column: str, type_name: str) -> sql.Composable:
 def _window(source: PostgresSource, cursor_type: str, cursor: str | None):
     """The WHERE clause and its parameters: rows past (last cursor - lookback)."""
     col = sql.SQL("t.{}").format(sql.Identifier(source.cursor_column))
+    # NULL and +-infinity have no place in the order the cursor follows: never pulled, counted
+    usable = sql.SQL("{c} NOT IN ('infinity', '-infinity')").format(c=col)
     if cursor is None:
-        return sql.SQL("{} IS NOT NULL").format(col), ()
-    bound = sql.SQL("{} > %s::{} - %s::interval").format(col, sql.SQL(cursor_type))
+        return usable, ()
+    bound = sql.SQL("{} AND {} > %s::{} - %s::interval").format(usable, col, sql.SQL(cursor_type))
     return bound, (cursor, f"{int(source.lookback.total_seconds())} seconds")
 
 
@@ -228,7 +230,7 @@ def pull_postgres_source(layout: HomeLayout, source: PostgresSource) -> PullResu
     tmp = tmp_dir / f"{target.name}.tmp"
     failure: PullError | None = None
     try:
-        rows, cursor, null_cursors = _copy_rows(dsn, source, previous, tmp)
+        rows, cursor, no_cursor = _copy_rows(dsn, source, previous, tmp)
     except PullError as err:
         failure = err
     except OSError as err:
@@ -240,7 +242,7 @@ def pull_postgres_source(layout: HomeLayout, source: PostgresSource) -> PullResu
     if rows == 0:
         tmp.unlink(missing_ok=True)
         return PullResult(
-            source.name, 0, None, previous, previous, null_cursors, time.monotonic() - clock
+            source.name, 0, None, previous, previous, no_cursor, time.monotonic() - clock
         )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -254,7 +256,7 @@ def pull_postgres_source(layout: HomeLayout, source: PostgresSource) -> PullResu
     # only now: a crash before this line leaves the old cursor, and the rows are read again
     save_cursor(layout, source, cursor, target)
     return PullResult(
-        source.name, rows, target, cursor, previous, null_cursors, time.monotonic() - clock
+        source.name, rows, target, cursor, previous, no_cursor, time.monotonic() - clock
     )
 
 
@@ -313,12 +315,12 @@ def _copy_in_snapshot(
         col = sql.SQL("t.{}").format(sql.Identifier(source.cursor_column))
         cur.execute(
             sql.SQL(
-                "SELECT max({c})::text, (SELECT count(*) FROM {r} AS t WHERE {c} IS NULL) "
-                "FROM {r} AS t WHERE {w}"
+                "SELECT max({c})::text, (SELECT count(*) FROM {r} AS t WHERE {c} IS NULL"
+                " OR {c} IN ('infinity', '-infinity')) FROM {r} AS t WHERE {w}"
             ).format(c=col, r=sql.SQL(relation), w=where),
             params,
         )
-        cursor, null_cursors = cur.fetchone()
+        cursor, no_cursor = cur.fetchone()
         fields = sql.SQL(", ").join(_json_field(name, kind) for name, kind in columns)
         query = sql.SQL(
             "COPY (SELECT row_to_json(r) FROM (SELECT {f} FROM {r} AS t WHERE {w} ORDER BY {c}) r)"
@@ -335,4 +337,4 @@ def _copy_in_snapshot(
             out.flush()
             os.fsync(out.fileno())
     conn.commit()
-    return rows, cursor, null_cursors
+    return rows, cursor, no_cursor
