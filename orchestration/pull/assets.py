@@ -63,6 +63,7 @@ def pull_asset(source: PostgresSource) -> dg.AssetsDefinition:
                 "previous_cursor": result.previous_cursor or "none",
                 "rows_without_cursor": result.rows_without_cursor,
                 "seconds": round(result.seconds, 3),
+                "cpu_seconds": round(result.cpu_seconds, 3),
             }
         )
 

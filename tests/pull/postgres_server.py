@@ -102,6 +102,9 @@ class PostgresServer:
         finally:
             shutil.rmtree(self.base, ignore_errors=True)
 
+    def postmaster_pid(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def dsn(self, dbname: str = "postgres", password: str | None = None) -> str:
         secret = self.password if password is None else password
         return (

