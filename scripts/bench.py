@@ -294,6 +294,10 @@ def targets(results: dict) -> list[tuple[str, str, bool | None]]:
                 r["invoices_per_s"] >= 100,
             )
         )
+    if results.get("pull"):
+        from bench_pull import targets as pull_targets
+
+        rows += pull_targets(results["pull"])
     if results.get("overhead"):
         o = results["overhead"]
         rows.append(
@@ -377,6 +381,10 @@ def write_report(path: Path, results: dict, sizes: list[int], command: str) -> N
             f"| {r['tenants']:,} | {r['invoices']:,} | {r['invoice_s']:.1f} s | "
             f"{r['invoices_per_s']:.0f} | {r['peak_rss_mb']:,.0f} MB |"
         )
+    if results.get("pull"):
+        from bench_pull import report_lines as pull_report_lines
+
+        lines += pull_report_lines(results["pull"])
     lines.append("")
     path.write_text("\n".join(lines))
 
@@ -412,6 +420,9 @@ def main() -> None:
     for count in tenants:
         results["invoice"].append(invoicing(args.work, count))
         print(results["invoice"][-1], flush=True)
+    from bench_pull import pull_bench
+
+    results["pull"] = pull_bench(args.work, [2_000, 10_000] if args.smoke else [200_000, 1_000_000])
     command = "python scripts/bench.py --smoke" if args.smoke else "make bench"
     write_report(args.report, results, sizes, command)
     print(f"wrote {args.report}")
