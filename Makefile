@@ -11,9 +11,14 @@ DAGSTER_HOME ?= $(METERLINE_HOME)/dagster
 
 .PHONY: install demo test dev lint format bench clean
 
-## install: uv (bootstrapped with pip when missing), the locked packages, the dbt manifest
+## install: uv (bootstrapped with pip when missing), the locked packages, the dbt manifest,
+## and PostgreSQL's server binaries for the pull tests (Debian's package, only when missing)
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
+		echo "warning: no PostgreSQL server binaries (initdb): the pull tests need the postgresql package"
 	$(UV) sync --frozen
 	$(DBT) parse $(DBT_DIRS) --quiet
 
