@@ -17,6 +17,7 @@ user) are replaced by a fixed description of their kind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -32,6 +33,7 @@ from orchestration.pull.sources import PostgresSource
 from orchestration.settings import HomeLayout
 
 CONNECT_TIMEOUT_SECONDS = 10
+STALE_TEMP_SECONDS = 86400
 CURSOR_TYPES = ("timestamp with time zone", "timestamp without time zone")
 _NAIVE = "timestamp without time zone"
 # COPY's CSV format with a delimiter and a quote byte that never occur in JSON text (control
@@ -228,6 +230,7 @@ def pull_postgres_source(layout: HomeLayout, source: PostgresSource) -> PullResu
     target = _target(layout, source, started)
     tmp_dir = layout.home / "state" / "pull" / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temp_files(tmp_dir, source)
     tmp = tmp_dir / f"{target.name}.tmp"
     failure: PullError | None = None
     try:
@@ -261,6 +264,15 @@ def pull_postgres_source(layout: HomeLayout, source: PostgresSource) -> PullResu
         source.name, rows, target, cursor, previous, no_cursor,
         time.monotonic() - clock, time.process_time() - cpu,
     )  # fmt: skip
+
+
+def _remove_stale_temp_files(tmp_dir: Path, source: PostgresSource) -> None:
+    """Remove what a killed pull of this source left a day or more ago (never ingested anyway)."""
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    for leftover in tmp_dir.glob(f"pull-{source.name}-*.jsonl.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
 
 
 def _connect(dsn: str, source: PostgresSource) -> psycopg.Connection:
