@@ -294,13 +294,13 @@ def _connect(dsn: str, source: PostgresSource) -> psycopg.Connection:
 def _copy_rows(
     dsn: str, source: PostgresSource, previous: str | None, tmp: Path
 ) -> tuple[int, str | None, int]:
-    """Stream the rows into `tmp` (synced); the row count, max cursor and NULL-cursor rows."""
+    """Stream the rows into `tmp` (synced); the row count, max cursor and rows without cursor."""
     failure = None
-    with _connect(dsn, source) as conn:
-        try:
+    try:
+        with _connect(dsn, source) as conn:
             return _copy_in_snapshot(conn, source, previous, tmp)
-        except psycopg.Error as err:
-            failure = _query_failure(source, err)
+    except psycopg.Error as err:  # also from closing the connection
+        failure = _query_failure(source, err)
     raise failure
 
 
