@@ -10,11 +10,15 @@ import sys
 import threading
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from orchestration.run_lock import PID_TAG, home_lock, recover_dead_runs
 from orchestration.settings import HomeLayout, resolve_home
+
+if TYPE_CHECKING:
+    from dagster import DynamicPartitionsDefinition
 
 GX_RUNNER = "orchestration.checks.gx_runner"
 EXIT_CHECK_FAILED = 1
@@ -77,7 +81,7 @@ def main() -> None:
 @main.command()
 @click.option("--month", required=True, callback=lambda c, p, v: _month(v), help="YYYY-MM")
 @click.option("--tenants", default=5, show_default=True, type=click.IntRange(min=1))
-@click.option("--events", default=20000, show_default=True, type=click.IntRange(min=1))
+@click.option("--events", default=20000, show_default=True, type=click.IntRange(min=1000))
 @click.option("--seed", default=7, show_default=True, type=int)
 @common_options
 def generate(month, tenants, events, seed, home, catalog):
@@ -176,11 +180,25 @@ def _definitions(ctx: Context):
     return build_definitions(ctx.layout.home, ctx.catalog)
 
 
-def _execute(ctx: Context, job_name: str, preload: str | None = None, **kwargs) -> bool:
+def _execute(
+    ctx: Context,
+    job_name: str,
+    preload: str | None = None,
+    files_to_ingest: int = 0,
+    partitions: tuple[DynamicPartitionsDefinition, list[str]] | None = None,
+    **kwargs,
+) -> bool:
     """Run one job in this process against the shared instance; False when it failed.
 
-    `preload` names a module the job needs late, imported in the background once the job starts.
+    `preload` names a module the job needs late, imported in the background once the job starts;
+    `files_to_ingest` is how many raw files the run should ingest (for the terminal's status line);
+    `partitions` are the keys the run covers (registered first: partitions follow the data).
     """
+    from dagster._core.utils import make_new_run_id
+
+    from orchestration.partitions import add_partitions, partition_range
+    from orchestration.run_progress import RunProgress
+
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     job = _definitions(ctx).resolve_job_def(job_name)
@@ -196,11 +214,24 @@ def _execute(ctx: Context, job_name: str, preload: str | None = None, **kwargs) 
         instance = _instance(ctx)
         for run_id in recover_dead_runs(instance):
             click.echo(f"marked run {run_id} of a dead meterline process as failed", err=True)
+        if partitions:
+            definition, keys = partitions
+            add_partitions(instance, definition, keys)
+            first, last = partition_range(instance, definition, keys)
+            tags["dagster/asset_partition_range_start"] = first
+            tags["dagster/asset_partition_range_end"] = last
         if preload:
             _preload_in_background(preload)
-        result = job.execute_in_process(
-            instance=instance, raise_on_error=False, run_config=run_config, tags=tags, **kwargs
-        )
+        run_id = make_new_run_id()
+        with RunProgress(instance, run_id, job_name, ctx.layout.bronze, files_to_ingest):
+            result = job.execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config=run_config,
+                tags=tags,
+                run_id=run_id,
+                **kwargs,
+            )
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure and event.step_failure_data:
@@ -236,6 +267,7 @@ def _run_pipeline(ctx: Context, from_date: date | None, to_date: date | None) ->
     from orchestration.partitions import delivery_partitions
 
     layout = ctx.layout
+    pending = pending_raw_files(layout.raw, layout.bronze)
     if from_date or to_date:
         days = [
             d
@@ -245,22 +277,15 @@ def _run_pipeline(ctx: Context, from_date: date | None, to_date: date | None) ->
         if from_date and to_date and from_date > to_date:
             raise click.BadParameter("--from is after --to")
     else:
-        days = sorted(pending_raw_files(layout.raw, layout.bronze))
+        days = sorted(pending)
+    files_to_ingest = sum(len(pending.get(day, ())) for day in days)
     if days:
-        keys = delivery_partitions.get_partition_keys()
-        outside = [d for d in days if d.isoformat() not in keys]
-        if outside:
-            raise click.ClickException(
-                f"delivery dates outside {keys[0]}..{keys[-1]}: {', '.join(map(str, outside))}"
-            )
         ok = _execute(
             ctx,
             "meterline_run",
             preload=GX_RUNNER,
-            tags={
-                "dagster/asset_partition_range_start": days[0].isoformat(),
-                "dagster/asset_partition_range_end": days[-1].isoformat(),
-            },
+            files_to_ingest=files_to_ingest,
+            partitions=(delivery_partitions, [d.isoformat() for d in days]),
         )
     else:
         ok = _execute(ctx, "meterline_rebuild", preload=GX_RUNNER)
@@ -273,6 +298,7 @@ def _run_pipeline(ctx: Context, from_date: date | None, to_date: date | None) ->
 
 def _run_invoice(ctx: Context, month: str, now: str | None) -> None:
     from orchestration.assets.invoices import parse_now
+    from orchestration.partitions import billing_month_partitions
 
     try:
         parse_now(now)
@@ -281,7 +307,7 @@ def _run_invoice(ctx: Context, month: str, now: str | None) -> None:
     ok = _execute(
         ctx,
         "meterline_invoice",
-        partition_key=f"{month}-01",
+        partitions=(billing_month_partitions, [month]),
         run_config={"ops": {"invoices": {"config": {"now": now}}}},
     )
     if not ok:

@@ -12,6 +12,7 @@ from orchestration.assets.invoices import invoices
 from orchestration.assets.publish import published_marts
 from orchestration.assets.transform import dbt_models
 from orchestration.ingest.bronze import pending_raw_files
+from orchestration.partitions import add_partitions, billing_month_partitions, delivery_partitions
 from orchestration.resources import MeterlineResource
 
 _TRANSFORM = dg.AssetSelection.assets(catalog_model_prices, dbt_models, published_marts)
@@ -39,6 +40,8 @@ meterline_invoice = dg.define_asset_job(
 def nightly_delivery_schedule(context: dg.ScheduleEvaluationContext):
     """Every night at 02:00 UTC: ingest yesterday's delivery and republish."""
     yesterday = (context.scheduled_execution_time.date() - timedelta(days=1)).isoformat()
+    # schedules cannot request partitions, so the key is registered here (it is idempotent)
+    add_partitions(context.instance, delivery_partitions, [yesterday])
     return dg.RunRequest(partition_key=yesterday, run_key=f"nightly-{yesterday}")
 
 
@@ -54,16 +57,29 @@ def monthly_invoice_schedule(grace_period_days: int) -> dg.ScheduleDefinition:
     )
     def _schedule(context: dg.ScheduleEvaluationContext):
         first_of_month = context.scheduled_execution_time.date().replace(day=1)
-        previous = (first_of_month - timedelta(days=1)).replace(day=1)
-        return dg.RunRequest(partition_key=previous.isoformat(), run_key=f"invoice-{previous}")
+        previous = (first_of_month - timedelta(days=1)).strftime("%Y-%m")
+        add_partitions(context.instance, billing_month_partitions, [previous])
+        return dg.RunRequest(partition_key=previous, run_key=f"invoice-{previous}")
 
     return _schedule
 
 
 @dg.sensor(job=meterline_run, minimum_interval_seconds=300)
 def new_delivery_sensor(context: dg.SensorEvaluationContext, meterline: MeterlineResource):
-    """Runs the partition of every delivery folder that has raw files not yet in bronze."""
+    """Runs the partition of every delivery folder that has raw files not yet in bronze, adding
+    the partitions of delivery folders that just appeared."""
     layout = meterline.layout
-    for day, names in pending_raw_files(layout.raw, layout.bronze).items():
+    pending = pending_raw_files(layout.raw, layout.bronze)
+    known = set(context.instance.get_dynamic_partitions(delivery_partitions.name))
+    new_days = sorted(day.isoformat() for day in pending if day.isoformat() not in known)
+    requests = []
+    for day, names in pending.items():
         fingerprint = hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
-        yield dg.RunRequest(partition_key=day.isoformat(), run_key=f"delivery-{day}-{fingerprint}")
+        key = day.isoformat()
+        requests.append(dg.RunRequest(partition_key=key, run_key=f"delivery-{key}-{fingerprint}"))
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[delivery_partitions.build_add_request(new_days)]
+        if new_days
+        else [],
+    )

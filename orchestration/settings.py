@@ -7,8 +7,23 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+
+
+def _project_folder(name: str) -> Path:
+    """A project folder (dbt, GX): in the checkout, else the copy shipped inside the wheel.
+
+    `uv sync` installs the package editable, so the checkout's folders are used; `pip install .`
+    ships them under `orchestration/_project/` (pyproject.toml), so `meterline` works from any
+    working directory however it was installed.
+    """
+    checkout = REPO_ROOT / name
+    return checkout if checkout.is_dir() else PACKAGE_DIR / "_project" / name
+
+
+DBT_PROJECT_DIR = _project_folder("dbt_project")
+GX_PROJECT_DIR = _project_folder("expectations") / "gx"
 DEFAULT_HOME = Path("data")
 # The memory DuckDB may use per connection (dbt's is set in dbt_project/profiles.yml from the same
 # variable); past it DuckDB spills to disk, which keeps a run's peak memory flat as data grows.

@@ -2,6 +2,7 @@
 
 import os
 import re
+import subprocess
 import sys
 from functools import cached_property
 from importlib.metadata import version as installed_version
@@ -17,6 +18,7 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
 from packaging.version import Version
 
 from orchestration.ingest.bronze import prepare_bronze
@@ -24,11 +26,56 @@ from orchestration.resources import MeterlineResource
 from orchestration.run_state import mark_checks_failed
 from orchestration.settings import DBT_PROJECT_DIR
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-dbt_project.prepare_if_dev()
-
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # dbt colours its messages
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+# What the manifest is parsed from: when one of these is newer than the manifest, it is stale.
+_DBT_SOURCES = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests", "seeds")
+
+
+def _manifest_target() -> Path:
+    """`dbt_project/target`, or a per-user cache folder when the project folder is read-only
+    (a system-wide `pip install`)."""
+    if os.access(DBT_PROJECT_DIR, os.W_OK):
+        return Path("target")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "meterline" / f"dbt-target-{installed_version('meterline')}"
+
+
+def _manifest_is_current(project: DbtProject) -> bool:
+    if not project.manifest_path.exists():
+        return False
+    built = project.manifest_path.stat().st_mtime
+    for name in _DBT_SOURCES:
+        path = project.project_dir / name
+        files = path.rglob("*") if path.is_dir() else [path] if path.exists() else []
+        if any(f.stat().st_mtime > built for f in files):
+            return False
+    return True
+
+
+class ManifestPreparer(DagsterDbtProjectPreparer):
+    """`dbt parse` with the dbt of this environment (it need not be on PATH), logs off the project."""
+
+    def _prepare_manifest(self, project: DbtProject) -> None:
+        target = project.project_dir / project.target_path
+        completed = subprocess.run(
+            [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(project.project_dir),
+             "--profiles-dir", str(project.profiles_dir), "--target-path", str(target),
+             "--log-path", str(target / "logs")],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if completed.returncode != 0:
+            raise RuntimeError(f"dbt parse failed: {_ANSI.sub('', completed.stdout).strip()}")
+        self._invalidate_seeds_in_partial_parse(project)
+
+
+dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=_manifest_target()
+)
+# A fresh checkout, `pip install .` or an edited model: the manifest is prepared on first use, so
+# `meterline` needs no `make` step; a current manifest costs only a look at file times.
+if not _manifest_is_current(dbt_project):
+    ManifestPreparer().prepare(dbt_project)
 
 
 class MeterlineDbtTranslator(DagsterDbtTranslator):

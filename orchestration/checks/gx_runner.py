@@ -34,7 +34,8 @@ from great_expectations.data_context.types.resource_identifiers import (  # noqa
     ValidationResultIdentifier,
 )
 
-GX_PROJECT_DIR = Path(__file__).resolve().parents[2] / "expectations" / "gx"
+from orchestration.settings import GX_PROJECT_DIR  # noqa: E402
+
 SUITES_DIR = GX_PROJECT_DIR / "expectations"
 DATA_DOCS_SITE = "local_site"
 RUN_NAME = "meterline_checks"

@@ -318,6 +318,16 @@ def test_dbt_unit_tests_pass_against_the_built_warehouse(pipeline: Pipeline, tmp
     assert {r["status"] for r in results} == {"pass"}
 
 
+def test_delivery_partitions_are_the_delivery_folders(pipeline: Pipeline):
+    """Partitions follow the data: one per delivery folder, none reaching years ahead."""
+    import dagster as dg
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(pipeline.home / "dagster"))
+        keys = dg.DagsterInstance.get().get_dynamic_partitions("deliveries")
+    assert sorted(keys) == [day.isoformat() for day in pipeline.deliveries]
+
+
 def test_run_again_changes_no_published_table(pipeline: Pipeline):
     before = published_tables(pipeline.home)
     result = cli(pipeline.home, "run")
