@@ -167,7 +167,8 @@ def _columns(cur: psycopg.Cursor, source: PostgresSource) -> tuple[str, list[tup
     cur.execute("SELECT %s::regclass::text", (source.table,))
     (relation,) = cur.fetchone()
     cur.execute(
-        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+        # the type without its modifier: timestamp(3) is a timestamp, and casts stay exact
+        "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute"
         " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
         (source.table,),
     )

@@ -27,7 +27,7 @@ EVENTS_TABLE = """
 CREATE TABLE usage_events (
     id text PRIMARY KEY, business_id text, event_type text, quantity numeric(38, 12),
     unit_price_cents bigint, total_cost_cents numeric, metadata jsonb, note json,
-    created_at timestamptz, local_time timestamp, ratio double precision
+    created_at timestamptz(6), local_time timestamp(3), ratio double precision
 )"""
 
 

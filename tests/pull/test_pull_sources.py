@@ -49,7 +49,7 @@ def test_a_good_file_loads_with_its_lookbacks(pull_home: Path):
     ("change", "field"),
     [
         (("name: app_events", "name: App-Events"), "postgres[0].name"),
-        (("name: app_requests", "name: app_events"), "postgres: Value error, name 'app_events'"),
+        (("name: app_requests", "name: app_events"), "postgres: name 'app_events' is used twice"),
         (("source: events", "source: traces"), "postgres[0].source"),
         (("dsn_env: APP_DATABASE_URL\n    table: public", "dsn_env: 'postgres://x'\n    table: public"), "postgres[0].dsn_env"),
         (("table: request_logs", "table: 'x; drop table y'"), "postgres[1].table"),
@@ -64,7 +64,7 @@ def test_a_bad_file_exits_2_naming_the_field(pull_home: Path, change, field):
     result = pull(pull_home)
     assert result.exit_code == 2, result.output
     assert "bad sources.yml" in result.output
-    assert field.removeprefix("postgres: Value error, ") in result.output
+    assert field in result.output
     assert "Traceback" not in result.output
     assert not (pull_home / "raw").exists()
 
