@@ -176,7 +176,8 @@ def _execute(ctx: Context, job_name: str, preload: str | None = None, **kwargs) 
     job = _definitions(ctx).resolve_job_def(job_name)
     run_config = {
         **kwargs.pop("run_config", {}),
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        # failures are reported below in one line each; their stack traces are in the Dagster UI
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
     }
     # dbt's progress lines go to a log file; the run's events are in the Dagster UI.
     log_file = ctx.layout.logs / f"{job_name}.log"
@@ -194,9 +195,20 @@ def _execute(ctx: Context, job_name: str, preload: str | None = None, **kwargs) 
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure and event.step_failure_data:
-                error = event.step_failure_data.error
-                click.echo(f"error in {event.step_key}: {error.message.strip()}", err=True)
+                click.echo(
+                    f"error in {event.step_key}: {_root_cause(event.step_failure_data.error)}",
+                    err=True,
+                )
     return result.success
+
+
+def _root_cause(error) -> str:
+    """The first line of the innermost cause of a step's error (Dagster wraps what the step
+    raised in its own errors; the cause is what the operator needs, e.g. a full disk)."""
+    while error.cause is not None:
+        error = error.cause
+    lines = error.message.strip().splitlines()
+    return lines[0] if lines else error.cls_name or "unknown error"
 
 
 def _run_generate(ctx: Context, month: str, tenants: int, events: int, seed: int) -> None:
@@ -263,11 +275,18 @@ def _run_pipeline(ctx: Context, from_date: date | None, to_date: date | None) ->
 
 def _run_invoice(ctx: Context, month: str, now: str | None) -> None:
     from orchestration.assets.invoices import parse_now
+    from orchestration.run_state import invoicing_blocked_reason
 
     try:
         parse_now(now)
     except ValueError as err:
         raise click.BadParameter(f"--now {now!r} is not an ISO-8601 time") from err
+    # the invoices asset refuses too (runs from the UI or the schedule); refusing here first
+    # keeps it to one line and no Dagster run
+    blocked = invoicing_blocked_reason(ctx.layout)
+    if blocked:
+        click.echo(f"meterline invoice refused: {blocked}", err=True)
+        sys.exit(EXIT_CHECK_FAILED)
     ok = _execute(
         ctx,
         "meterline_invoice",
