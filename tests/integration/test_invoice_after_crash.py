@@ -2,6 +2,7 @@
 completed and published everything it ingested. A run that dies in any of its steps blocks
 invoicing until a later run succeeds; a home where no run ever published refuses too."""
 
+import errno
 import json
 import shutil
 from pathlib import Path
@@ -56,18 +57,47 @@ def test_a_fresh_home_refuses_to_invoice(tmp_path: Path):
     assert not (tmp_path / "fresh" / "invoices" / "2026-10").exists()
 
 
-def crash(*args, **kwargs):
-    raise RuntimeError("simulated crash")
+def raising(error: Exception):
+    def crash(*args, **kwargs):
+        raise error
+
+    return crash
 
 
-# Each step of `meterline run` that changes bronze, the warehouse or the published tables, and
-# a function it calls after it began: a crash there leaves the run unpublished.
-STEPS = {  # Dagster step key: (module, function)
-    "bronze_ingest": (bronze_asset, "ingest_deliveries"),
-    "bronze__model_prices": (catalog_prices, "write_model_prices"),
-    "dbt_models": (transform_asset, "dbt_environment"),
-    "reconciliation_checks": (reconciliation_checks_asset, "run_rules"),
-    "published_marts": (publish_asset, "publish_marts"),
+# Each step of `meterline run` that changes bronze, the warehouse or the published tables, a
+# function it calls after it began, and what that function raises: a crash there leaves the run
+# unpublished. A full disk and a read-only folder are reported in one line naming the cause.
+STEPS = {  # Dagster step key: (module, function, error, the CLI's line)
+    "bronze_ingest": (
+        bronze_asset,
+        "ingest_deliveries",
+        RuntimeError("simulated crash"),
+        "RuntimeError: simulated crash",
+    ),
+    "bronze__model_prices": (
+        catalog_prices,
+        "write_model_prices",
+        RuntimeError("simulated crash"),
+        "RuntimeError: simulated crash",
+    ),
+    "dbt_models": (
+        transform_asset,
+        "dbt_environment",
+        OSError(errno.ENOSPC, "No space left on device", "warehouse/build.duckdb"),
+        "OSError: [Errno 28] No space left on device: 'warehouse/build.duckdb'",
+    ),
+    "reconciliation_checks": (
+        reconciliation_checks_asset,
+        "run_rules",
+        RuntimeError("simulated crash"),
+        "RuntimeError: simulated crash",
+    ),
+    "published_marts": (
+        publish_asset,
+        "publish_marts",
+        OSError(errno.EROFS, "Read-only file system", "published/versions"),
+        "OSError: [Errno 30] Read-only file system: 'published/versions'",
+    ),
 }
 
 
@@ -82,12 +112,13 @@ def test_a_run_that_dies_in_any_step_blocks_invoicing_until_a_run_succeeds(
     folder.mkdir(parents=True)
     (folder / "late.jsonl").write_text(LATE_EVENT)
 
-    module, name = STEPS[step]
+    module, name, error, line = STEPS[step]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(module, name, crash)
+        mp.setattr(module, name, raising(error))
         failed = cli(home, "run")
     assert failed.exit_code == 1, failed.output
-    assert f"error in {step}: RuntimeError: simulated crash" in failed.output
+    assert f"error in {step}: {line}\n" in failed.output
+    assert "Traceback" not in failed.output
     crashed = last_run(_layout(home))
     assert crashed["status"] == "started"
 
