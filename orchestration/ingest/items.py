@@ -10,7 +10,7 @@ fields of the source.
 
 from __future__ import annotations
 
-from orchestration.ingest.sql_macros import EXACT_NUMBERS
+from orchestration.ingest.sql_macros import EXACT_NUMBERS, OTLP_VALUE
 
 # The lines that are JSON objects within SPEC 2's size and depth limits, parsed once; the others
 # become one malformed_json item each.
@@ -124,7 +124,7 @@ WITH {_OBJECT_LINES},
 exports AS (
     SELECT line_number, raw, is_object,
            CASE WHEN is_object THEN json_transform(raw, '{{"resourceSpans": [{{
-               "resource": {{"attributes": [{{"key": "VARCHAR", "value": "JSON"}}]}},
+               "resource": {{"attributes": [{{"key": "VARCHAR", "value": {OTLP_VALUE}}}]}},
                "scopeSpans": [{{"spans": ["JSON"]}}]}}], {EXACT_NUMBERS}}}') END AS export
     FROM parsed
 ),
@@ -159,7 +159,7 @@ fields AS (
            CASE WHEN span_is_object THEN json_transform(span, '{{"traceId": "VARCHAR",
                "spanId": "VARCHAR", "parentSpanId": "VARCHAR", "name": "VARCHAR",
                "startTimeUnixNano": "JSON", "endTimeUnixNano": "JSON", "status": {{"code": "JSON"}},
-               "attributes": [{{"key": "VARCHAR", "value": "JSON"}}], {EXACT_NUMBERS}}}') END AS f
+               "attributes": [{{"key": "VARCHAR", "value": {OTLP_VALUE}}}], {EXACT_NUMBERS}}}') END AS f
     FROM positioned
 ),
 typed AS (

@@ -18,7 +18,7 @@ QUANTITY_TYPE = "DECIMAL(38, 12)"
 # SPEC 2 limits: no sum of quantities can overflow, no time outside these bounds is believed.
 MAX_QUANTITY = "1000000000000000"  # 10^15
 _ABOVE_MAX = "1000000000000000.000000000001::DECIMAL(38, 12)"  # the next value after 10^15
-EARLIEST_TIME = "2000-01-01 00:00:00+00"
+EARLIEST_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z
 MAX_LINE_BYTES = 16 * 2**20
 MAX_JSON_DEPTH = 64
 
@@ -26,6 +26,11 @@ MAX_JSON_DEPTH = 64
 # text as its raw digits, so the JSON values it returns keep each number's exact text (without it,
 # a number with more than 17 significant digits comes back rounded through a binary double).
 EXACT_NUMBERS = '"~meterline/exact numbers": "DECIMAL(1, 0)"'
+
+# How OTLP attribute values are read (with EXACT_NUMBERS in the same transform).
+OTLP_VALUE = (
+    '{"stringValue": "JSON", "intValue": "JSON", "doubleValue": "JSON", "boolValue": "JSON"}'
+)
 
 # A numeric string: optional plus sign, digits with an optional point, optional exponent.
 _UNSIGNED_TEXT = r'^" *([+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?) *"$'
@@ -37,20 +42,19 @@ _ISO_TIME = (
 )
 
 
-def _depth_passes(expr: str, passes: int) -> str:
-    """`expr` with `passes` rounds of removing every innermost `()` pair: each round takes
-    exactly one level off, so what is left is non-empty when the nesting is deeper."""
-    for _ in range(passes):
-        expr = f"replace({expr}, '()', '')"
-    return expr
+def _nesting_at_most(levels: int) -> str:
+    """A regular expression that matches a whole JSON text exactly when its objects and arrays
+    nest at most `levels` deep (brackets inside strings do not count). Nesting bounded by a
+    number is a regular language: RE2 checks it in one linear pass, with no recursion and no
+    stack, however deep the text goes."""
+    other = r'(?:"(?:[^"\\]|\\.)*"|[^"\[\]{}])'  # a string, or any non-bracket character
+    level = f"{other}*"
+    for _ in range(levels):
+        level = rf"(?:{other}|[\[{{]{level}[\]}}])*"
+    return level
 
 
-# The brackets of a line outside its strings, '{' and '[' as '(', '}' and ']' as ')'.
-_BRACKETS = (
-    r"""translate(regexp_replace(regexp_replace(raw, '"(?:[^"\\]|\\.)*"', '', 'g'), """
-    r"""'[^\[\]{}]', '', 'g'), '[{]}', '(())')"""
-)
-_TOO_DEEP_REMAINDER = _depth_passes(_BRACKETS, MAX_JSON_DEPTH)
+_NESTING_WITHIN_LIMIT = _nesting_at_most(MAX_JSON_DEPTH)
 
 MACROS = f"""
 -- Fields are read from the JSON text of their value (minified, so its first character tells a
@@ -82,12 +86,10 @@ CREATE OR REPLACE MACRO ml_present(v) AS (v IS NOT NULL AND CAST(v AS VARCHAR) <
 -- a field that is present but not a usable quantity
 CREATE OR REPLACE MACRO ml_bad_quantity(v) AS (ml_present(v) AND ml_quantity(v) IS NULL);
 -- a time SPEC 2 believes: finite and not before 2000-01-01T00:00Z (later bounds are the
--- future_timestamp rule's); written with one reference to `t`, which is costly to compute
+-- future_timestamp rule's). A one-element list filter evaluates `t` once; TIMESTAMPTZ constants
+-- depend on the session's time zone and would be re-evaluated on every row.
 CREATE OR REPLACE MACRO ml_time_in_bounds(t) AS (
-    nullif(least(nullif(greatest(t, TIMESTAMPTZ '{EARLIEST_TIME}' - INTERVAL 1 MICROSECOND),
-                        TIMESTAMPTZ '{EARLIEST_TIME}' - INTERVAL 1 MICROSECOND),
-                 'infinity'::TIMESTAMPTZ),
-           'infinity'::TIMESTAMPTZ)
+    list_filter([t], lambda x: isfinite(x) AND epoch_us(x) >= {EARLIEST_EPOCH_US})[1]
 );
 -- epoch microseconds -> TIMESTAMPTZ, NULL when out of range
 CREATE OR REPLACE MACRO ml_epoch_us(us) AS (
@@ -99,9 +101,9 @@ CREATE OR REPLACE MACRO ml_epoch_us(us) AS (
 -- zone names are not among them.
 CREATE OR REPLACE MACRO ml_timestamp(v) AS (
     CASE WHEN regexp_full_match(CAST(v AS VARCHAR), '" *({_ISO_TIME}) *"')
-             THEN ml_time_in_bounds(TRY_CAST(trim(CAST(v AS VARCHAR), '"') AS TIMESTAMPTZ))
+             THEN ml_time_in_bounds(TRY_CAST(v ->> '$' AS TIMESTAMPTZ))
          WHEN regexp_full_match(CAST(v AS VARCHAR), '"? *-?[0-9]+ *"?')
-             THEN ml_epoch_us(TRY_CAST(trim(CAST(v AS VARCHAR), '" ') AS HUGEINT) * 1000)
+             THEN ml_epoch_us(TRY_CAST(trim(v ->> '$') AS HUGEINT) * 1000)
          WHEN left(CAST(v AS VARCHAR), 1) = '{{' THEN ml_epoch_us(
             TRY_CAST(trim(coalesce(v ->> '_seconds', v ->> 'seconds')) AS HUGEINT) * 1000000
             + coalesce(TRY_CAST(trim(coalesce(v ->> '_nanoseconds', v ->> 'nanos')) AS HUGEINT), 0)
@@ -113,7 +115,7 @@ CREATE OR REPLACE MACRO ml_timestamp(v) AS (
 -- OTLP '...UnixNano' as an integer or a decimal string
 CREATE OR REPLACE MACRO ml_unix_nano(v) AS (
     CASE WHEN regexp_full_match(CAST(v AS VARCHAR), '"? *-?[0-9]+ *"?')
-         THEN ml_epoch_us(TRY_CAST(trim(CAST(v AS VARCHAR), '" ') AS HUGEINT) // 1000) END
+         THEN ml_epoch_us(TRY_CAST(trim(v ->> '$') AS HUGEINT) // 1000) END
 );
 -- a tenant id that can be billed (SPEC 2.5): present, not only whitespace (any Unicode space,
 -- tabs included), no control character (NUL included), at most 256 UTF-8 bytes; else NULL
@@ -122,26 +124,23 @@ CREATE OR REPLACE MACRO ml_tenant(t) AS (
          WHEN regexp_matches(t, '^[\\s\\p{{Z}}]*$|\\p{{Cc}}') THEN NULL
          ELSE t END
 );
--- the value of an OTLP attribute list entry (string, int, double and bool values), each kind as
--- JSON with the exact digits of its number
+-- the value of an OTLP attribute list entry (string, int, double and bool values): attribute
+-- lists are read with OTLP_VALUE, so each kind is JSON with the exact digits of its number
 CREATE OR REPLACE MACRO ml_otlp_value(attrs, k) AS (
-    json_transform(list_extract(list_filter(attrs, lambda a: a.key = k), 1).value,
-                   '{{"stringValue": "JSON", "intValue": "JSON", "doubleValue": "JSON",
-                     "boolValue": "JSON", {EXACT_NUMBERS}}}')
+    list_extract(list_filter(attrs, lambda a: a.key = k), 1).value
 );
 CREATE OR REPLACE MACRO ml_otlp_json(val) AS (
     coalesce(val.stringValue, val.intValue, val.doubleValue, val.boolValue)
 );
 CREATE OR REPLACE MACRO ml_otlp_string(attrs, k) AS (ml_otlp_json(ml_otlp_value(attrs, k)) ->> '$');
 -- a line SPEC 2 reads as JSON at all: at most 16 MiB, and valid JSON nested at most 64 levels.
--- The depth is only worked out for lines with more than 64 opening brackets: strings removed,
--- brackets kept as '(' / ')', then 64 rounds of removing innermost pairs (no recursion).
+-- The depth is only checked for lines with more than 64 opening brackets.
 CREATE OR REPLACE MACRO ml_readable_json(raw) AS (
     CASE WHEN strlen(raw) > {MAX_LINE_BYTES} THEN false
          WHEN NOT json_valid(raw) THEN false
          WHEN strlen(raw) - strlen(replace(replace(raw, '[', ''), '{{', '')) <= {MAX_JSON_DEPTH}
              THEN true
-         ELSE {_TOO_DEEP_REMAINDER} = '' END
+         ELSE regexp_full_match(raw, '{_NESTING_WITHIN_LIMIT}') END
 );
 """
 
