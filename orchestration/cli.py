@@ -218,7 +218,6 @@ def _execute(ctx: Context, job_name: str, preload: str | None = None, **kwargs) 
     """
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    job = _definitions(ctx).resolve_job_def(job_name)
     run_config = {
         **kwargs.pop("run_config", {}),
         # failures are reported below in one line each; their stack traces are in the Dagster UI
@@ -228,19 +227,18 @@ def _execute(ctx: Context, job_name: str, preload: str | None = None, **kwargs) 
     log_file = ctx.layout.logs / f"{job_name}.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     tags = {**kwargs.pop("tags", {}), PID_TAG: str(os.getpid())}
-    with (
-        home_lock(ctx.layout.home, on_wait=_say_waiting(ctx)),
-        log_file.open("a") as log,
-        contextlib.redirect_stdout(log),
-    ):
+    with home_lock(ctx.layout.home, on_wait=_say_waiting(ctx)):
+        # first thing under the lock, before the definitions load: free what dead runs hold
         instance = _instance(ctx)
         for run_id in recover_dead_runs(instance):
             click.echo(f"marked run {run_id} of a dead meterline process as failed", err=True)
+        job = _definitions(ctx).resolve_job_def(job_name)
         if preload:
             _preload_in_background(preload)
-        result = job.execute_in_process(
-            instance=instance, raise_on_error=False, run_config=run_config, tags=tags, **kwargs
-        )
+        with log_file.open("a") as log, contextlib.redirect_stdout(log):
+            result = job.execute_in_process(
+                instance=instance, raise_on_error=False, run_config=run_config, tags=tags, **kwargs
+            )
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure and event.step_failure_data:
