@@ -4,6 +4,7 @@ its runs appear in the Dagster UI when DAGSTER_HOME is shared."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import os
 import sys
@@ -73,7 +74,51 @@ def _month(value: str) -> str:
     return value
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Failures of the machine rather than of Meterline: reported in one line naming the cause.
+_ENVIRONMENT_ERRORS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "the folder is on a read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+}
+
+
+def environment_error(error: BaseException) -> str | None:
+    """One line for a full disk, a read-only folder or a missing permission anywhere in the
+    chain of causes of `error` (sqlite and Dagster wrap them); None for anything else."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _ENVIRONMENT_ERRORS:
+            where = f": {error.filename}" if error.filename else ""
+            return f"{_ENVIRONMENT_ERRORS[error.errno]}{where}"
+        text = str(error).lower()
+        if "database or disk is full" in text:
+            return "no space left on the device (the Dagster run storage could not be written)"
+        if "readonly database" in text or "read-only file system" in text:
+            return "the folder is on a read-only file system (the Dagster run storage)"
+        error = error.__cause__ or error.__context__
+    return None
+
+
+class MeterlineGroup(click.Group):
+    """Turns a full disk or a read-only folder into one line and exit 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as error:
+            cause = environment_error(error)
+            if cause is None:
+                raise
+            click.echo(f"meterline: {cause}", err=True)
+            sys.exit(EXIT_CHECK_FAILED)
+
+
+@click.group(cls=MeterlineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Meterline: raw usage -> bronze -> dbt marts -> checks -> published marts -> invoices."""
 
@@ -201,16 +246,17 @@ def _execute(
 
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    job = _definitions(ctx).resolve_job_def(job_name)
     run_config = {
         **kwargs.pop("run_config", {}),
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        # failures are reported below in one line each; their stack traces are in the Dagster UI
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
     }
     # dbt's progress lines go to a log file; the run's events are in the Dagster UI.
     log_file = ctx.layout.logs / f"{job_name}.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     tags = {**kwargs.pop("tags", {}), PID_TAG: str(os.getpid())}
-    with home_lock(ctx.layout.home), log_file.open("a") as log, contextlib.redirect_stdout(log):
+    with home_lock(ctx.layout.home, on_wait=_say_waiting(ctx)):
+        # first thing under the lock, before the definitions load: free what dead runs hold
         instance = _instance(ctx)
         for run_id in recover_dead_runs(instance):
             click.echo(f"marked run {run_id} of a dead meterline process as failed", err=True)
@@ -220,10 +266,15 @@ def _execute(
             first, last = partition_range(instance, definition, keys)
             tags["dagster/asset_partition_range_start"] = first
             tags["dagster/asset_partition_range_end"] = last
+        job = _definitions(ctx).resolve_job_def(job_name)
         if preload:
             _preload_in_background(preload)
         run_id = make_new_run_id()
-        with RunProgress(instance, run_id, job_name, ctx.layout.bronze, files_to_ingest):
+        with (
+            log_file.open("a") as log,
+            contextlib.redirect_stdout(log),
+            RunProgress(instance, run_id, job_name, ctx.layout.bronze, files_to_ingest),
+        ):
             result = job.execute_in_process(
                 instance=instance,
                 raise_on_error=False,
@@ -235,9 +286,29 @@ def _execute(
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure and event.step_failure_data:
-                error = event.step_failure_data.error
-                click.echo(f"error in {event.step_key}: {error.message.strip()}", err=True)
+                click.echo(
+                    f"error in {event.step_key}: {_root_cause(event.step_failure_data.error)}",
+                    err=True,
+                )
     return result.success
+
+
+def _say_waiting(ctx: Context):
+    def say(holder: str) -> None:
+        click.echo(
+            f"waiting for another meterline command on {ctx.layout.home} ({holder})", err=True
+        )
+
+    return say
+
+
+def _root_cause(error) -> str:
+    """The first line of the innermost cause of a step's error (Dagster wraps what the step
+    raised in its own errors; the cause is what the operator needs, e.g. a full disk)."""
+    while error.cause is not None:
+        error = error.cause
+    lines = error.message.strip().splitlines()
+    return lines[0] if lines else error.cls_name or "unknown error"
 
 
 def _run_generate(ctx: Context, month: str, tenants: int, events: int, seed: int) -> None:
@@ -261,6 +332,13 @@ def _preload_in_background(module: str) -> None:
 
 
 def _run_pipeline(ctx: Context, from_date: date | None, to_date: date | None) -> None:
+    # held from before the pending deliveries are listed: a command that waited for another one
+    # then sees what that one ingested, and does not claim to have ingested it again
+    with home_lock(ctx.layout.home, on_wait=_say_waiting(ctx)):
+        _run_pipeline_locked(ctx, from_date, to_date)
+
+
+def _run_pipeline_locked(ctx: Context, from_date: date | None, to_date: date | None) -> None:
     from orchestration.checks_report import report_failed_checks
     from orchestration.ingest.bronze import pending_raw_files
     from orchestration.ingest.raw_files import list_delivery_dates
@@ -299,17 +377,25 @@ def _run_pipeline(ctx: Context, from_date: date | None, to_date: date | None) ->
 def _run_invoice(ctx: Context, month: str, now: str | None) -> None:
     from orchestration.assets.invoices import parse_now
     from orchestration.partitions import billing_month_partitions
+    from orchestration.run_state import invoicing_blocked_reason
 
     try:
         parse_now(now)
     except ValueError as err:
         raise click.BadParameter(f"--now {now!r} is not an ISO-8601 time") from err
-    ok = _execute(
-        ctx,
-        "meterline_invoice",
-        partitions=(billing_month_partitions, [month]),
-        run_config={"ops": {"invoices": {"config": {"now": now}}}},
-    )
+    with home_lock(ctx.layout.home, on_wait=_say_waiting(ctx)):
+        # the invoices asset refuses too (runs from the UI or the schedule); refusing here first
+        # keeps it to one line and no Dagster run
+        blocked = invoicing_blocked_reason(ctx.layout)
+        if blocked:
+            click.echo(f"meterline invoice refused: {blocked}", err=True)
+            sys.exit(EXIT_CHECK_FAILED)
+        ok = _execute(
+            ctx,
+            "meterline_invoice",
+            partitions=(billing_month_partitions, [month]),
+            run_config={"ops": {"invoices": {"config": {"now": now}}}},
+        )
     if not ok:
         sys.exit(EXIT_CHECK_FAILED)
     click.echo(f"invoices: {ctx.layout.invoices / month}")

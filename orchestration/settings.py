@@ -86,6 +86,11 @@ class HomeLayout:
         return self.home / "warehouse" / "CHECKS_FAILED.json"
 
     @property
+    def run_state_file(self) -> Path:
+        """The last pipeline run and whether it published (`run_state.last_run`)."""
+        return self.home / "warehouse" / "LAST_RUN.json"
+
+    @property
     def dbt_target(self) -> Path:
         return self.home / "warehouse" / "dbt_target"
 

@@ -10,6 +10,7 @@ from orchestration.ingest.bronze import ingest_deliveries
 from orchestration.ingest.raw_files import SOURCES
 from orchestration.partitions import delivery_partitions
 from orchestration.resources import MeterlineResource
+from orchestration.run_state import mark_run_started
 
 RAW_SOURCES = [
     dg.AssetSpec(
@@ -60,6 +61,7 @@ _BRONZE_SPECS = [
 def bronze_ingest(context: AssetExecutionContext, meterline: MeterlineResource):
     """Ingest every raw file of the delivery dates in the partition window not yet in bronze."""
     layout = meterline.layout
+    mark_run_started(layout, context.run.run_id)
     days = [date.fromisoformat(key) for key in context.partition_keys]
     audits = ingest_deliveries(layout.raw, layout.bronze, days)
     new = [a for a in audits if not a.skipped]
@@ -100,10 +102,13 @@ def bronze_ingest(context: AssetExecutionContext, meterline: MeterlineResource):
     kinds={"parquet"},
     pool="duckdb_writer",
 )
-def catalog_model_prices(meterline: MeterlineResource) -> dg.MaterializeResult:
+def catalog_model_prices(
+    context: AssetExecutionContext, meterline: MeterlineResource
+) -> dg.MaterializeResult:
     """The catalog's model_prices (SPEC 3), for provider cost derivation in dbt."""
     from orchestration.ingest.catalog_prices import write_model_prices
 
+    mark_run_started(meterline.layout, context.run.run_id)
     catalog = meterline.load_catalog()
     count = write_model_prices(catalog, meterline.layout.bronze)
     return dg.MaterializeResult(metadata={"model_prices": count})

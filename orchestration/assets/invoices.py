@@ -12,7 +12,7 @@ from orchestration.billing.lifecycle import issue_month, money_check
 from orchestration.partitions import billing_month_partitions
 from orchestration.publish import republish_table
 from orchestration.resources import MeterlineResource
-from orchestration.run_state import checks_failed
+from orchestration.run_state import invoicing_blocked_reason
 
 
 class InvoiceRunConfig(dg.Config):
@@ -22,7 +22,8 @@ class InvoiceRunConfig(dg.Config):
 
 
 class ChecksFailedError(RuntimeError):
-    """The latest pipeline run failed a blocking check: no invoice may be written."""
+    """The last pipeline run failed a blocking check or did not complete and publish: no
+    invoice may be written."""
 
 
 def parse_now(now: str | None) -> datetime:
@@ -86,13 +87,9 @@ def invoices(
 ):
     """The month's invoices: drafts until period end + grace, then final and never rewritten."""
     layout = meterline.layout
-    failures = checks_failed(layout)
-    if failures:
-        names = ", ".join(f["rule"] for f in failures)
-        raise ChecksFailedError(
-            f"the latest pipeline run failed blocking checks ({names}); no invoice is written "
-            "until `meterline run` passes every check"
-        )
+    blocked = invoicing_blocked_reason(layout)
+    if blocked:
+        raise ChecksFailedError(blocked)
     month = context.partition_key[:7]
     monthly_usage = read_monthly_usage(layout.published / "marts.duckdb")
     result = issue_month(

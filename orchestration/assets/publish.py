@@ -5,7 +5,7 @@ import dagster as dg
 from orchestration.billing.invoice_lines import invoice_lines_query
 from orchestration.publish import PUBLISHED_TABLES, publish_marts
 from orchestration.resources import MeterlineResource
-from orchestration.run_state import clear_checks_failed
+from orchestration.run_state import clear_checks_failed, mark_run_published
 
 
 @dg.asset(
@@ -14,11 +14,14 @@ from orchestration.run_state import clear_checks_failed
     kinds={"duckdb", "parquet"},
     pool="duckdb_writer",
 )
-def published_marts(meterline: MeterlineResource) -> dg.MaterializeResult:
+def published_marts(
+    context: dg.AssetExecutionContext, meterline: MeterlineResource
+) -> dg.MaterializeResult:
     """published/marts.duckdb and published/parquet/<table>.parquet, only after every check passed."""
     layout = meterline.layout
     counts = publish_marts(layout.warehouse, layout.published, invoice_lines_query(layout.invoices))
     clear_checks_failed(layout)
+    mark_run_published(layout, context.run.run_id)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(layout.published / "marts.duckdb")),

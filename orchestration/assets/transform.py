@@ -23,7 +23,7 @@ from packaging.version import Version
 
 from orchestration.ingest.bronze import prepare_bronze
 from orchestration.resources import MeterlineResource
-from orchestration.run_state import mark_checks_failed
+from orchestration.run_state import mark_checks_failed, mark_run_started
 from orchestration.settings import DBT_PROJECT_DIR
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # dbt colours its messages
@@ -115,6 +115,7 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, meterline: M
     dbt unit tests prove the SQL logic, not the data, so they run in `make test` (as dbt advises:
     development and CI, not production) rather than on every nightly run.
     """
+    mark_run_started(meterline.layout, context.run.run_id)
     dbt_environment(meterline)
     invocation = dbt.cli(
         ["build", "--exclude-resource-type", "unit_test"],

@@ -7,6 +7,7 @@ the path of every bad field, e.g. `plans.growth.prices.api_call.tiers[1].up_to: 
 
 from __future__ import annotations
 
+import os
 import re
 from collections import defaultdict
 from collections.abc import Hashable
@@ -31,6 +32,10 @@ from pydantic import (
 DEFAULT_CATALOG_PATH = Path(__file__).with_name("default_catalog.yml")
 
 FieldPath = tuple[str | int, ...]
+
+
+# SPEC 8 (revised): a catalog file over 10 MB is rejected before it is parsed
+MAX_CATALOG_BYTES = 10_000_000
 
 
 class CatalogError(Exception):
@@ -346,9 +351,30 @@ def load_catalog(path: Path | None, home: Path) -> Catalog:
         if not path.exists():
             path = DEFAULT_CATALOG_PATH
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            # the size is checked before anything is parsed: a huge file (or YAML aliases that
+            # expand) would otherwise cost minutes and gigabytes just to be rejected
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_CATALOG_BYTES:
+                raise CatalogError(
+                    str(path),
+                    [
+                        f"catalog: the file is {size:,} bytes, over the limit of "
+                        f"{MAX_CATALOG_BYTES:,} bytes (10 MB)"
+                    ],
+                )
+            data = handle.read(MAX_CATALOG_BYTES + 1)
     except OSError as error:
         raise CatalogError(
             str(path), [f"catalog: cannot read the file ({error.strerror})"]
         ) from None
+    if len(data) > MAX_CATALOG_BYTES:  # grew while being read, or not a regular file
+        raise CatalogError(
+            str(path),
+            [f"catalog: the file is over the limit of {MAX_CATALOG_BYTES:,} bytes (10 MB)"],
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CatalogError(str(path), [f"catalog: not UTF-8 text ({error.reason})"]) from None
     return parse_catalog(text, str(path))

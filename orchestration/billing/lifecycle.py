@@ -75,6 +75,11 @@ _SAFE_BYTES = frozenset((string.ascii_letters + string.digits + "._-").encode())
 # tenant files must never take the name of the month's own files (summary.csv, manifest.json, ...)
 _RESERVED_STEMS = frozenset({"summary", "unbilled", "manifest"})
 _SYNC_THREADS = 8
+_MAX_STEM_BYTES = 200
+_CUT_STEM_BYTES = 180
+# CSV cells never carry control characters raw (a NUL or line break in a tenant id would break
+# readers): each is written percent-encoded, like in file names
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 Usage = Mapping[str, Decimal]
 
@@ -96,19 +101,48 @@ class IssueResult:
 
 
 def invoice_file_stem(tenant_id: str) -> str:
-    """File name stem of a tenant's invoice files: every byte outside `[A-Za-z0-9._-]`
-    percent-encoded (`%XX`, UTF-8), `.`/`..` written `%2E`/`%2E%2E`, so no tenant id can name a
-    path outside the month folder. A stem that would collide with `summary.csv`, `unbilled.csv` or
-    `manifest.json` (in any letter case) gets its first byte encoded too (`%73ummary`).
+    """File name stem of a tenant's invoice files (SPEC 6): every byte outside `[A-Za-z0-9._-]`
+    percent-encoded (`%XX`, UTF-8), `.`/`..` written `%2E`/`%2E%2E` and the first `.` of any
+    other id that starts with one written `%2E`, so no tenant id can name a path outside the month
+    folder or a hidden file. A stem that would collide with `summary.csv`, `unbilled.csv` or
+    `manifest.json` (in any letter case) gets its first byte encoded too (`%73ummary`). A stem
+    longer than 200 bytes is cut after its first 180 bytes (never inside a `%XX`) and `~` plus the
+    first 16 hex digits of the SHA-256 of the tenant id appended: every file name stays far
+    below the 255 bytes file systems allow.
     """
     if not tenant_id:
         raise ValueError("tenant_id must not be empty")
+    if tenant_id in (".", ".."):
+        return "%2E" * len(tenant_id)
+    stem = _legacy_file_stem(tenant_id)
+    if stem.startswith("."):
+        stem = "%2E" + stem[1:]
+    if len(stem) > _MAX_STEM_BYTES:  # the stem is ASCII: characters are bytes
+        cut = stem[:_CUT_STEM_BYTES]
+        tail = cut[-2:]
+        if "%" in tail:  # the cut fell inside a %XX: keep none of it
+            cut = cut[: len(cut) - len(tail) + tail.index("%")]
+        stem = f"{cut}~{hashlib.sha256(tenant_id.encode('utf-8')).hexdigest()[:16]}"
+    return stem
+
+
+def _legacy_file_stem(tenant_id: str) -> str:
+    """The stem before the SPEC 6 revision of 2026-11-29 (no hidden-file or length rule): the
+    names of month folders finalized before it, which stay as they are."""
     if tenant_id in (".", ".."):
         return "%2E" * len(tenant_id)
     stem = "".join(chr(b) if b in _SAFE_BYTES else f"%{b:02X}" for b in tenant_id.encode("utf-8"))
     if stem.casefold() in _RESERVED_STEMS:
         stem = f"%{ord(stem[0]):02X}{stem[1:]}"
     return stem
+
+
+def _final_invoice_file(folder: Path, tenant_id: str) -> Path:
+    """A final month's JSON invoice of a tenant, under the current name or, for a month
+    finalized before the naming rule changed, under the name it was written with."""
+    current = folder / f"{invoice_file_stem(tenant_id)}.json"
+    legacy = folder / f"{_legacy_file_stem(tenant_id)}.json"
+    return legacy if not current.exists() and legacy.exists() else current
 
 
 def invoice_line_rows(invoice: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -345,7 +379,7 @@ def _pending_adjustments(
 def _final_month(folder: Path, month: str, entries: Mapping[str, Any]) -> IssueResult:
     """The result of a month finalized earlier, read back from its files (which stay untouched)."""
     invoices = [
-        json.loads((folder / f"{invoice_file_stem(tenant)}.json").read_bytes())
+        json.loads(_final_invoice_file(folder, tenant).read_bytes())
         for tenant in sorted(entries, key=_byte_order)
     ]
     with open(folder / "unbilled.csv", encoding="utf-8", newline="") as handle:
@@ -406,8 +440,14 @@ def _csv_bytes(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> byt
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({column: _csv_safe(value) for column, value in row.items()} for row in rows)
     return buffer.getvalue().encode("utf-8")
+
+
+def _csv_safe(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    return _CONTROL_CHARACTERS.sub(lambda m: "".join(f"%{b:02X}" for b in m[0].encode()), value)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -10,11 +10,14 @@ fields of the source.
 
 from __future__ import annotations
 
-# The lines that are JSON objects, parsed once; the others become one malformed_json item each.
+from orchestration.ingest.sql_macros import EXACT_NUMBERS, OTLP_VALUE
+
+# The lines that are JSON objects within SPEC 2's size and depth limits, parsed once; the others
+# become one malformed_json item each.
 _OBJECT_LINES = """
 parsed AS (
     SELECT line_number, raw,
-           CASE WHEN utf8_ok AND json_valid(raw) THEN json_type(raw) = 'OBJECT' ELSE false END
+           CASE WHEN utf8_ok AND ml_readable_json(raw) THEN json_type(raw) = 'OBJECT' ELSE false END
                AS is_object
     FROM lines
 )
@@ -28,7 +31,7 @@ fields AS (
     SELECT line_number, raw, is_object,
            CASE WHEN is_object THEN json_transform(raw, '{{"id": "JSON", "business_id": "VARCHAR",
                "event_type": "VARCHAR", "quantity": "JSON", "total_cost_cents": "JSON",
-               "created_at": "JSON"}}') END AS f
+               "created_at": "JSON", {EXACT_NUMBERS}}}') END AS f
     FROM parsed
 ),
 typed AS (
@@ -63,18 +66,29 @@ fields AS (
            CASE WHEN is_object THEN json_transform(raw, '{{"requestId": "JSON", "tenantId": "VARCHAR",
                "userId": "VARCHAR", "assistant": "VARCHAR", "model": "VARCHAR",
                "tokensIn": "JSON", "tokensOut": "JSON", "totalTokens": "JSON", "costCents": "JSON",
-               "toolInvocations": "JSON", "createdAt": "JSON"}}') END AS f
+               "toolInvocations": "JSON", "createdAt": "JSON", {EXACT_NUMBERS}}}') END AS f
     FROM parsed
 ),
-tools AS (
+checked_tools AS (
     SELECT *,
            CASE WHEN NOT ml_present(f.toolInvocations) THEN []
                 WHEN json_type(f.toolInvocations) = 'OBJECT'
                     THEN list_transform(
                         map_values(json_transform(f.toolInvocations, '"MAP(VARCHAR, JSON)"')),
                         lambda v: ml_quantity(v))
+           END AS tool_checks,
+           CASE WHEN json_type(f.toolInvocations) = 'OBJECT'
+                    THEN map_values(json_transform(f.toolInvocations,
+                                                   '"MAP(VARCHAR, DECIMAL(38, 12))"'))
            END AS tool_counts
     FROM fields
+),
+tools AS (
+    -- summed only when every count is a quantity (at most 10^15 each), so the sum cannot overflow
+    SELECT * EXCLUDE (tool_counts),
+           CASE WHEN list_count(tool_checks) = len(tool_checks)
+                THEN coalesce(list_sum(tool_counts), 0) END AS tool_sum
+    FROM checked_tools
 ),
 typed AS (
     SELECT line_number, raw, is_object,
@@ -84,13 +98,12 @@ typed AS (
            f.userId AS user_id, f.assistant AS assistant, f.model AS model,
            coalesce(ml_quantity(f.tokensIn), 0) AS input_tokens,
            coalesce(ml_quantity(f.tokensOut), 0) AS output_tokens,
-           CAST(coalesce(list_sum(tool_counts), 0) AS DECIMAL(38, 12)) AS tool_calls,
+           CAST(coalesce(tool_sum, 0) AS DECIMAL(38, 12)) AS tool_calls,
            CAST(ml_quantity(f.costCents) * 0.01 AS DECIMAL(38, 12)) AS source_cost_usd,
            ml_timestamp(f.createdAt) AS event_time,
            ml_bad_quantity(f.tokensIn) OR ml_bad_quantity(f.tokensOut)
                OR ml_bad_quantity(f.totalTokens) OR ml_bad_quantity(f.costCents)
-               OR tool_counts IS NULL
-               OR list_count(tool_counts) < len(tool_counts) AS has_bad_quantity
+               OR tool_sum IS NULL OR tool_sum > 1000000000000000 AS has_bad_quantity
     FROM tools
 )
 SELECT line_number, 0::BIGINT AS item_position,
@@ -111,8 +124,8 @@ WITH {_OBJECT_LINES},
 exports AS (
     SELECT line_number, raw, is_object,
            CASE WHEN is_object THEN json_transform(raw, '{{"resourceSpans": [{{
-               "resource": {{"attributes": [{{"key": "VARCHAR", "value": "JSON"}}]}},
-               "scopeSpans": [{{"spans": ["JSON"]}}]}}]}}') END AS export
+               "resource": {{"attributes": [{{"key": "VARCHAR", "value": {OTLP_VALUE}}}]}},
+               "scopeSpans": [{{"spans": ["JSON"]}}]}}], {EXACT_NUMBERS}}}') END AS export
     FROM parsed
 ),
 shaped AS (
@@ -146,7 +159,7 @@ fields AS (
            CASE WHEN span_is_object THEN json_transform(span, '{{"traceId": "VARCHAR",
                "spanId": "VARCHAR", "parentSpanId": "VARCHAR", "name": "VARCHAR",
                "startTimeUnixNano": "JSON", "endTimeUnixNano": "JSON", "status": {{"code": "JSON"}},
-               "attributes": [{{"key": "VARCHAR", "value": "JSON"}}]}}') END AS f
+               "attributes": [{{"key": "VARCHAR", "value": {OTLP_VALUE}}}], {EXACT_NUMBERS}}}') END AS f
     FROM positioned
 ),
 typed AS (
@@ -156,6 +169,7 @@ typed AS (
            f.name AS span_name,
            ml_unix_nano(f.startTimeUnixNano) AS start_time,
            ml_unix_nano(f.endTimeUnixNano) AS end_time,
+           ml_present(f.endTimeUnixNano) AND ml_unix_nano(f.endTimeUnixNano) IS NULL AS bad_end,
            CASE upper(trim(f.status.code ->> '$'))
                WHEN '1' THEN 1 WHEN 'STATUS_CODE_OK' THEN 1
                WHEN '2' THEN 2 WHEN 'STATUS_CODE_ERROR' THEN 2
@@ -176,12 +190,12 @@ SELECT line_number, item_position,
        CASE WHEN NOT span_is_object OR coalesce(trace_id, '') = '' OR coalesce(span_id, '') = ''
                 THEN 'malformed_json'
             WHEN tenant_id IS NULL THEN 'missing_tenant'
-            WHEN start_time IS NULL THEN 'bad_timestamp'
+            WHEN start_time IS NULL OR bad_end OR end_time < start_time THEN 'bad_timestamp'
             WHEN start_time >= {_FUTURE} THEN 'future_timestamp'
             WHEN ml_bad_quantity(input_raw) OR ml_bad_quantity(output_raw)
                  OR ml_bad_quantity(cost_raw) THEN 'bad_quantity'
        END AS reason,
-       CAST(json(span) AS VARCHAR) AS item_json,
+       CAST(span AS VARCHAR) AS item_json,
        trace_id || '/' || span_id AS item_key,
        trace_id, span_id, parent_span_id, span_name, start_time, end_time, status_code,
        tenant_id, agent_id, team_id, user_id, operation, model,
@@ -202,7 +216,7 @@ docs AS (
                 ELSE false END AS is_session,
            CASE WHEN is_object THEN json_transform(raw, '{{"sessionId": "VARCHAR",
                "tenantId": "VARCHAR", "userId": "VARCHAR", "status": "VARCHAR",
-               "createdAt": "JSON", "steps": ["JSON"]}}') END AS d
+               "createdAt": "JSON", "steps": ["JSON"], {EXACT_NUMBERS}}}') END AS d
     FROM parsed
 ),
 steps AS (
@@ -214,7 +228,7 @@ steps AS (
 fields AS (
     SELECT *, CASE WHEN step_is_object THEN json_transform(step, '{{"operationId": "VARCHAR",
                "usageType": "VARCHAR", "feature": "VARCHAR", "provider": "VARCHAR",
-               "cost": "JSON", "timestamp": "JSON"}}') END AS s
+               "cost": "JSON", "timestamp": "JSON", {EXACT_NUMBERS}}}') END AS s
     FROM steps
 ),
 typed AS (
@@ -239,7 +253,7 @@ SELECT line_number, item_position,
             WHEN meter IS NULL THEN 'unknown_meter'
             WHEN bad_cost THEN 'bad_quantity'
        END AS reason,
-       CAST(json(step) AS VARCHAR) AS item_json, item_key, session_id, tenant_id, user_id, session_status,
+       CAST(step AS VARCHAR) AS item_json, item_key, session_id, tenant_id, user_id, session_status,
        feature, provider, usage_type, meter, 1::DECIMAL(38, 12) AS quantity, event_time,
        source_cost_usd
 FROM typed

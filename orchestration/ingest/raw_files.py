@@ -61,6 +61,7 @@ def list_raw_files(raw_root: Path, delivery_date: date) -> list[RawFile]:
 # time: memory stays the same however large a delivered file is.
 READ_BYTES = 8 * 2**20
 CHUNK_BYTES = 32 * 2**20
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def iter_content(path: Path) -> Iterator[bytes]:
@@ -115,13 +116,18 @@ def iter_line_tables(
 ) -> Iterator[tuple[pa.Table, int]]:
     """The numbered lines of the content in `pieces`, as tables of about `chunk_bytes` (default
     CHUNK_BYTES) of whole lines each (see `split_lines`), with the count of lines each covers.
-    Yields at least one table, empty for empty content."""
+    Yields at least one table, empty for empty content. A UTF-8 byte-order mark at the start of
+    the content is not part of the first line (SPEC 2)."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     buffer = b""
     first_line = 1
     yielded = False
+    bom_checked = False
     for piece in pieces:
         buffer += piece
+        if not bom_checked and len(buffer) >= len(UTF8_BOM):
+            buffer = buffer.removeprefix(UTF8_BOM)
+            bom_checked = True
         if len(buffer) < chunk_bytes:
             continue
         cut = buffer.rfind(b"\n") + 1

@@ -301,10 +301,10 @@ def test_default_plan_bills_tenants_without_any_subscription(tmp_path, basic_cat
         ("acme", "acme"),
         ("A-Z_0.9", "A-Z_0.9"),
         ("a/b", "a%2Fb"),
-        ("../../etc/x", "..%2F..%2Fetc%2Fx"),
+        ("../../etc/x", "%2E.%2F..%2Fetc%2Fx"),
         (".", "%2E"),
         ("..", "%2E%2E"),
-        ("...", "..."),
+        ("...", "%2E.."),  # a hidden file otherwise (SPEC 6)
         ("é", "%C3%A9"),
         ("a b%", "a%20b%25"),
         ("x\\y", "x%5Cy"),

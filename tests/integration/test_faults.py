@@ -314,6 +314,34 @@ def test_run_killed_during_dbt_keeps_the_published_state(killed_home: dict):
     assert published_state(killed_home["home"]) == killed_home["last_published"]
 
 
+def invoice_cli(home: Path) -> object:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
+        args = [
+            "invoice",
+            "--home",
+            str(home),
+            "--month",
+            "2026-10",
+            "--now",
+            "2026-10-20T00:00:00Z",
+        ]
+        return CliRunner().invoke(main, args)
+
+
+def test_invoicing_refuses_after_the_killed_run_naming_it(killed_home: dict):
+    import dagster as dg
+
+    home = killed_home["home"]
+    instance = dg.DagsterInstance.from_config(str(home / "dagster"))
+    killed = [r.run_id for r in instance.get_runs(limit=1)][0]
+    instance.dispose()
+    result = invoice_cli(home)
+    assert result.exit_code == 1
+    assert f"the last pipeline run {killed}" in result.output
+    assert not (home / "invoices" / "2026-10").exists()
+
+
 def pool_held_by_dead_run(dagster_home: Path, dead_runs: set[str]) -> str | None:
     """Why the next run cannot start: a `duckdb_writer` pool slot still claimed by a killed run
     while another step waits for it; None when that is not (or no longer) the case."""
@@ -358,6 +386,7 @@ def test_next_run_after_a_kill_completes_without_double_counting(
         kill_group(run)
     assert run.returncode == 0, output.read_text()
     assert published_rows(home) == published_rows(reference_home)
+    assert invoice_cli(home).exit_code == 0  # the run published: invoicing may go on
 
 
 def test_run_failing_in_publish_keeps_the_published_state_and_the_next_run_recovers(
