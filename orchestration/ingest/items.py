@@ -22,6 +22,42 @@ parsed AS (
 
 _FUTURE = "$delivery_date::TIMESTAMPTZ + INTERVAL 2 DAY"
 
+
+def _contradicts(input_tokens: str, output_tokens: str) -> str:
+    """True when token details exceed their whole (SPEC 2.2, 2.3): cache reads and writes are
+    parts of the input, reasoning of the output; such an item contradicts itself."""
+    return (
+        f"(coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0) > {input_tokens}"
+        f" OR coalesce(reasoning_tokens, 0) > {output_tokens})"
+    )
+
+
+def _provider(expr: str) -> str:
+    """Who served a request, compared case-insensitively with the catalog (blank = unknown)."""
+    return f"CASE WHEN trim({expr}) <> '' THEN lower(trim({expr})) END"
+
+
+def _otlp_id(expr: str, hex_chars: int) -> str:
+    """An OTLP id as lower-case hex (SPEC 2.3): hex of the id's length as is, or the base64 the
+    protobuf JSON mapping writes for bytes (standard or URL-safe alphabet) decoded; NULL for
+    anything else. 16 bytes (traceId) are 24 base64 characters, 8 bytes (spanId) 12."""
+    data_chars = {32: 22, 16: 11}[hex_chars]
+    padding = "=" * (2 if hex_chars == 32 else 1)
+    return (
+        f"CASE WHEN regexp_full_match({expr}, '[0-9a-fA-F]{{{hex_chars}}}') THEN lower({expr})"
+        f" WHEN regexp_full_match({expr}, '[A-Za-z0-9+/_-]{{{data_chars}}}{padding}')"
+        f" THEN lower(hex(TRY(from_base64(translate({expr}, '-_', '+/'))))) END"
+    )
+
+
+def _otlp_token(attrs: str, name: str, legacy: str | None = None) -> str:
+    """A token attribute as JSON; an older name stands in only when the current one is absent."""
+    current = f"ml_otlp_json(ml_otlp_value({attrs}, '{name}'))"
+    if legacy is None:
+        return current
+    return f"coalesce({current}, ml_otlp_json(ml_otlp_value({attrs}, '{legacy}')))"
+
+
 EVENTS = f"""
 WITH {_OBJECT_LINES},
 fields AS (
@@ -63,7 +99,8 @@ fields AS (
            CASE WHEN is_object THEN json_transform(raw, '{{"requestId": "JSON", "tenantId": "VARCHAR",
                "userId": "VARCHAR", "assistant": "VARCHAR", "model": "VARCHAR",
                "tokensIn": "JSON", "tokensOut": "JSON", "totalTokens": "JSON", "costCents": "JSON",
-               "toolInvocations": "JSON", "createdAt": "JSON"}}') END AS f
+               "toolInvocations": "JSON", "createdAt": "JSON", "cacheReadTokens": "JSON",
+               "cacheWriteTokens": "JSON", "reasoningTokens": "JSON", "provider": "VARCHAR"}}') END AS f
     FROM parsed
 ),
 tools AS (
@@ -84,26 +121,36 @@ typed AS (
            f.userId AS user_id, f.assistant AS assistant, f.model AS model,
            coalesce(ml_quantity(f.tokensIn), 0) AS input_tokens,
            coalesce(ml_quantity(f.tokensOut), 0) AS output_tokens,
+           ml_quantity(f.cacheReadTokens) AS cache_read_tokens,
+           ml_quantity(f.cacheWriteTokens) AS cache_write_tokens,
+           ml_quantity(f.reasoningTokens) AS reasoning_tokens,
+           {_provider("f.provider")} AS provider,
            CAST(coalesce(list_sum(tool_counts), 0) AS DECIMAL(38, 12)) AS tool_calls,
            CAST(ml_quantity(f.costCents) * 0.01 AS DECIMAL(38, 12)) AS source_cost_usd,
            ml_timestamp(f.createdAt) AS event_time,
            ml_bad_quantity(f.tokensIn) OR ml_bad_quantity(f.tokensOut)
                OR ml_bad_quantity(f.totalTokens) OR ml_bad_quantity(f.costCents)
+               OR ml_bad_quantity(f.cacheReadTokens) OR ml_bad_quantity(f.cacheWriteTokens)
+               OR ml_bad_quantity(f.reasoningTokens)
                OR tool_counts IS NULL
                OR list_count(tool_counts) < len(tool_counts) AS has_bad_quantity
     FROM tools
+),
+checked AS (
+    SELECT *, {_contradicts("input_tokens", "output_tokens")} AS contradicts
+    FROM typed
 )
 SELECT line_number, 0::BIGINT AS item_position,
        CASE WHEN NOT is_object THEN 'malformed_json'
             WHEN tenant_id IS NULL THEN 'missing_tenant'
             WHEN event_time IS NULL THEN 'bad_timestamp'
             WHEN event_time >= {_FUTURE} THEN 'future_timestamp'
-            WHEN has_bad_quantity THEN 'bad_quantity'
+            WHEN has_bad_quantity OR contradicts THEN 'bad_quantity'
        END AS reason,
        raw AS item_json,
        item_key, tenant_id, user_id, assistant, model, input_tokens, output_tokens, tool_calls,
-       source_cost_usd, event_time
-FROM typed
+       source_cost_usd, event_time, cache_read_tokens, cache_write_tokens, reasoning_tokens, provider
+FROM checked
 """
 
 TRACES = f"""
@@ -146,13 +193,16 @@ fields AS (
            CASE WHEN span_is_object THEN json_transform(span, '{{"traceId": "VARCHAR",
                "spanId": "VARCHAR", "parentSpanId": "VARCHAR", "name": "VARCHAR",
                "startTimeUnixNano": "JSON", "endTimeUnixNano": "JSON", "status": {{"code": "JSON"}},
-               "attributes": [{{"key": "VARCHAR", "value": "JSON"}}]}}') END AS f
+               "flags": "JSON", "attributes": [{{"key": "VARCHAR", "value": "JSON"}}]}}') END AS f
     FROM positioned
 ),
 typed AS (
     SELECT line_number, item_position, span, span_is_object,
-           f.traceId AS trace_id, f.spanId AS span_id,
-           CASE WHEN f.parentSpanId <> '' THEN f.parentSpanId END AS parent_span_id,
+           {_otlp_id("f.traceId", 32)} AS trace_id, {_otlp_id("f.spanId", 16)} AS span_id,
+           {_otlp_id("f.parentSpanId", 16)} AS parent_span_id,
+           coalesce(f.parentSpanId, '') <> '' AS has_parent,
+           -- bits 0x100 (parent's remote flag known) and 0x200 (parent is remote)
+           coalesce(TRY_CAST(f.flags ->> '$' AS BIGINT) & 768 = 768, false) AS parent_is_remote,
            f.name AS span_name,
            ml_unix_nano(f.startTimeUnixNano) AS start_time,
            ml_unix_nano(f.endTimeUnixNano) AS end_time,
@@ -167,30 +217,56 @@ typed AS (
            ml_otlp_string(f.attributes, 'user.id') AS user_id,
            ml_otlp_string(f.attributes, 'gen_ai.operation.name') AS operation,
            ml_otlp_string(f.attributes, 'gen_ai.request.model') AS model,
-           ml_otlp_json(ml_otlp_value(f.attributes, 'gen_ai.usage.input_tokens')) AS input_raw,
-           ml_otlp_json(ml_otlp_value(f.attributes, 'gen_ai.usage.output_tokens')) AS output_raw,
+           {
+    _provider(
+        "coalesce(ml_otlp_string(f.attributes, 'gen_ai.provider.name'), "
+        "ml_otlp_string(f.attributes, 'gen_ai.system'))"
+    )
+} AS provider,
+           {_otlp_token("f.attributes", "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")}
+               AS input_raw,
+           {
+    _otlp_token("f.attributes", "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
+} AS output_raw,
+           {_otlp_token("f.attributes", "gen_ai.usage.cache_read.input_tokens")} AS cache_read_raw,
+           {_otlp_token("f.attributes", "gen_ai.usage.cache_creation.input_tokens")}
+               AS cache_write_raw,
+           {_otlp_token("f.attributes", "gen_ai.usage.reasoning.output_tokens")} AS reasoning_raw,
            ml_otlp_json(ml_otlp_value(f.attributes, 'gen_ai.usage.cost')) AS cost_raw
     FROM fields
+),
+quantities AS (
+    SELECT *,
+           ml_quantity(input_raw) AS input_tokens, ml_quantity(output_raw) AS output_tokens,
+           ml_quantity(cache_read_raw) AS cache_read_tokens,
+           ml_quantity(cache_write_raw) AS cache_write_tokens,
+           ml_quantity(reasoning_raw) AS reasoning_tokens
+    FROM typed
 )
 SELECT line_number, item_position,
-       CASE WHEN NOT span_is_object OR coalesce(trace_id, '') = '' OR coalesce(span_id, '') = ''
+       CASE WHEN NOT span_is_object OR trace_id IS NULL OR span_id IS NULL
+                 OR (has_parent AND parent_span_id IS NULL)
                 THEN 'malformed_json'
             WHEN tenant_id IS NULL THEN 'missing_tenant'
             WHEN start_time IS NULL THEN 'bad_timestamp'
             WHEN start_time >= {_FUTURE} THEN 'future_timestamp'
             WHEN ml_bad_quantity(input_raw) OR ml_bad_quantity(output_raw)
-                 OR ml_bad_quantity(cost_raw) THEN 'bad_quantity'
+                 OR ml_bad_quantity(cost_raw) OR ml_bad_quantity(cache_read_raw)
+                 OR ml_bad_quantity(cache_write_raw) OR ml_bad_quantity(reasoning_raw)
+                 OR {_contradicts("coalesce(input_tokens, 0)", "coalesce(output_tokens, 0)")}
+                THEN 'bad_quantity'
        END AS reason,
        CAST(json(span) AS VARCHAR) AS item_json,
        trace_id || '/' || span_id AS item_key,
        trace_id, span_id, parent_span_id, span_name, start_time, end_time, status_code,
        tenant_id, agent_id, team_id, user_id, operation, model,
-       ml_quantity(input_raw) AS input_tokens, ml_quantity(output_raw) AS output_tokens,
-       ml_quantity(cost_raw) AS source_cost_usd
-FROM typed
+       input_tokens, output_tokens,
+       ml_quantity(cost_raw) AS source_cost_usd,
+       cache_read_tokens, cache_write_tokens, reasoning_tokens, provider, parent_is_remote
+FROM quantities
 UNION ALL
 SELECT line_number, 0::BIGINT, 'malformed_json', raw, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM shaped WHERE NOT is_export
 """
 

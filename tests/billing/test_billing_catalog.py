@@ -247,7 +247,7 @@ VALIDATION_CASES: list[tuple[str, Mutation, str]] = [
     (
         "duplicate model price",
         lambda d: d["model_prices"].append(dict(d["model_prices"][0], input_per_million="2.5")),
-        "model_prices[1]: duplicate (model, effective_from)",
+        "model_prices[1].effective_from: duplicate (model, provider, effective_from)",
     ),
     (
         "unknown key in a plan",
