@@ -318,8 +318,8 @@ def test_failing_rows_carry_keys_both_sides_and_the_difference(
         "1.000000000000",
     )
     assert outcome.statistics["failed_expectations"] == {
-        "column_pair_values_to_be_equal(mart_quantity, bronze_quantity)": 9,
-        "column_pair_values_to_be_equal(mart_record_count, bronze_record_count)": 9,
+        "column_pair_values_to_be_equal(mart_quantity, bronze_quantity)": 11,
+        "column_pair_values_to_be_equal(mart_record_count, bronze_record_count)": 11,
     }
     markdown = failing_rows_markdown(outcome)
     assert markdown.splitlines()[0].startswith("| usage_date | tenant_id | meter | mart_quantity |")
