@@ -200,6 +200,7 @@ typed AS (
     SELECT line_number, item_position, span, span_is_object,
            {_otlp_id("f.traceId", 32)} AS trace_id, {_otlp_id("f.spanId", 16)} AS span_id,
            {_otlp_id("f.parentSpanId", 16)} AS parent_span_id,
+           f.traceId AS raw_trace_id, f.spanId AS raw_span_id, f.parentSpanId AS raw_parent_span_id,
            coalesce(f.parentSpanId, '') <> '' AS has_parent,
            -- bits 0x100 (parent's remote flag known) and 0x200 (parent is remote)
            coalesce(TRY_CAST(f.flags ->> '$' AS BIGINT) & 768 = 768, false) AS parent_is_remote,
@@ -242,8 +243,9 @@ quantities AS (
            ml_quantity(cache_write_raw) AS cache_write_tokens,
            ml_quantity(reasoning_raw) AS reasoning_tokens
     FROM typed
-)
-SELECT line_number, item_position,
+),
+judged AS (
+SELECT *,
        CASE WHEN NOT span_is_object OR trace_id IS NULL OR span_id IS NULL
                  OR (has_parent AND parent_span_id IS NULL)
                 THEN 'malformed_json'
@@ -255,15 +257,26 @@ SELECT line_number, item_position,
                  OR ml_bad_quantity(cache_write_raw) OR ml_bad_quantity(reasoning_raw)
                  OR {_contradicts("coalesce(input_tokens, 0)", "coalesce(output_tokens, 0)")}
                 THEN 'bad_quantity'
-       END AS reason,
-       CAST(json(span) AS VARCHAR) AS item_json,
+       END AS reason
+FROM quantities
+)
+SELECT line_number, item_position, reason,
+       -- a usable span whose ids were not written as lower-case hex is compared (duplicate or
+       -- conflict) with its ids in that form, so a re-delivery in the other form is a duplicate
+       CAST(CASE WHEN reason IS NULL AND (raw_trace_id <> trace_id OR raw_span_id <> span_id
+                                          OR raw_parent_span_id <> coalesce(parent_span_id, ''))
+                 THEN json_merge_patch(span, json_object('traceId', trace_id, 'spanId', span_id,
+                                                         'parentSpanId',
+                                                         coalesce(parent_span_id,
+                                                                  raw_parent_span_id)))
+                 ELSE json(span) END AS VARCHAR) AS item_json,
        trace_id || '/' || span_id AS item_key,
        trace_id, span_id, parent_span_id, span_name, start_time, end_time, status_code,
        tenant_id, agent_id, team_id, user_id, operation, model,
        input_tokens, output_tokens,
        ml_quantity(cost_raw) AS source_cost_usd,
        cache_read_tokens, cache_write_tokens, reasoning_tokens, provider, parent_is_remote
-FROM quantities
+FROM judged
 UNION ALL
 SELECT line_number, 0::BIGINT, 'malformed_json', raw, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
