@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from orchestration.assets.ai_usage_checks import AI_USAGE_CHECKS
 from orchestration.assets.bronze import RAW_SOURCES, bronze_ingest, catalog_model_prices
 from orchestration.assets.invoices import invoices
 from orchestration.assets.publish import published_marts
@@ -63,7 +64,7 @@ def build_definitions(home: Path | None = None, catalog: Path | None = None) -> 
             published_marts,
             invoices,
         ],
-        asset_checks=[reconciliation_checks],
+        asset_checks=[reconciliation_checks, *AI_USAGE_CHECKS],
         jobs=[
             meterline_run,
             meterline_rebuild,

@@ -28,6 +28,7 @@ PUBLISHED_TABLES = (
     "tenant_monthly_usage",
     "agent_daily_stats",
     "platform_daily_cost",
+    "unpriced_usage",
     "quarantine",
     "ingest_audit",
 )

@@ -109,13 +109,81 @@ class Meter(_CatalogModel):
     unit: str
 
 
-class ModelPrice(_CatalogModel):
-    """Provider price of an LLM in USD per million tokens, from `effective_from` on."""
+# Regular-expression syntax the warehouse (RE2) does not have: lookaround and backreferences.
+_NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]")
 
-    model: str
+
+def _model_pattern(pattern: str | None) -> str | None:
+    if pattern is None:
+        return None
+    if not pattern:
+        raise ValueError("must not be empty")
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"not a valid regular expression ({error})") from None
+    if _NOT_RE2.search(pattern):
+        raise ValueError("lookarounds and backreferences are not supported")
+    return pattern
+
+
+def _provider_name(provider: str | None) -> str | None:
+    # providers are compared case-insensitively (items' provider names are stored lower-case)
+    if provider is None:
+        return None
+    if not provider.strip():
+        raise ValueError("must not be empty (leave it out for a price of every provider)")
+    return provider.strip().lower()
+
+
+class ModelPrice(_CatalogModel):
+    """Provider price of an LLM in USD per million tokens, from `effective_from` on.
+
+    `provider`: the price applies only to items of that provider (None: to the others).
+    `match`: a regular expression that model ids must match whole to resolve to `model`.
+    Cache prices default to the input price.
+    """
+
+    model: str = Field(min_length=1)
+    provider: Annotated[str | None, AfterValidator(_provider_name)] = None
+    match: Annotated[str | None, AfterValidator(_model_pattern)] = None
     input_per_million: Quantity
     output_per_million: Quantity
+    cache_read_per_million: Quantity | None = None
+    cache_write_per_million: Quantity | None = None
     effective_from: date
+
+    @property
+    def cache_read_price(self) -> Decimal:
+        return (
+            self.input_per_million
+            if self.cache_read_per_million is None
+            else self.cache_read_per_million
+        )
+
+    @property
+    def cache_write_price(self) -> Decimal:
+        return (
+            self.input_per_million
+            if self.cache_write_per_million is None
+            else self.cache_write_per_million
+        )
+
+    def cost_usd(
+        self,
+        input_tokens: Decimal,
+        output_tokens: Decimal,
+        cache_read: Decimal,
+        cache_write: Decimal,
+    ) -> Decimal:
+        """SPEC 2.6 provider cost of one item at this price, exact (reasoning is output)."""
+        uncached = input_tokens - cache_read - cache_write
+        return (
+            uncached * self.input_per_million
+            + cache_read * self.cache_read_price
+            + cache_write * self.cache_write_price
+            + output_tokens * self.output_per_million
+        ) / Decimal(1_000_000)
 
 
 class Tier(_CatalogModel):
@@ -233,12 +301,7 @@ class Catalog(_CatalogModel):
                 for meter in plan.prices
                 if meter not in self.meters
             ]
-        prices_seen: set[tuple[str, date]] = set()
-        for index, price in enumerate(self.model_prices):
-            key = (price.model, price.effective_from)
-            if key in prices_seen:
-                violations.append((("model_prices", index), "duplicate (model, effective_from)"))
-            prices_seen.add(key)
+        violations += self._model_price_violations()
         starts_seen: set[tuple[str, date]] = set()
         for index, subscription in enumerate(self.subscriptions):
             if subscription.plan is not None and subscription.plan not in self.plans:
@@ -251,6 +314,50 @@ class Catalog(_CatalogModel):
             starts_seen.add(key)
         _raise_if_any(violations)
         return self
+
+    def _model_price_violations(self) -> list[tuple[FieldPath, str]]:
+        violations: list[tuple[FieldPath, str]] = []
+        prices_seen: set[tuple[str, str | None, date]] = set()
+        patterns: dict[str, str] = {}
+        for index, price in enumerate(self.model_prices):
+            key = (price.model, price.provider, price.effective_from)
+            if key in prices_seen:
+                violations.append(
+                    (
+                        ("model_prices", index, "effective_from"),
+                        "duplicate (model, provider, effective_from)",
+                    )
+                )
+            prices_seen.add(key)
+            if price.match is not None:
+                first = patterns.setdefault(price.model, price.match)
+                if first != price.match:
+                    violations.append(
+                        (
+                            ("model_prices", index, "match"),
+                            f"model {price.model!r} already has the match pattern {first!r}",
+                        )
+                    )
+        return violations
+
+    @cached_property
+    def model_patterns(self) -> dict[str, str]:
+        """Each model's `match` pattern, in catalog order (the first model's entry first)."""
+        patterns: dict[str, str] = {}
+        for price in self.model_prices:
+            if price.match is not None:
+                patterns.setdefault(price.model, price.match)
+        return patterns
+
+    def resolve_model(self, model_id: str) -> str | None:
+        """The catalog model an item's model id stands for (SPEC 3): the model of that name,
+        else the first model, in catalog order, whose `match` pattern matches the id whole."""
+        if any(price.model == model_id for price in self.model_prices):
+            return model_id
+        for model, pattern in self.model_patterns.items():
+            if re.fullmatch(pattern, model_id):
+                return model
+        return None
 
     @cached_property
     def _subscriptions_by_tenant(self) -> dict[str, list[Subscription]]:
@@ -278,10 +385,19 @@ class Catalog(_CatalogModel):
             key=lambda t: t.encode("utf-8"),
         )
 
-    def model_price(self, model: str, on: date) -> ModelPrice | None:
-        """Price of `model` in force on `on` (latest `effective_from` <= on), or None."""
-        candidates = [p for p in self.model_prices if p.model == model and p.effective_from <= on]
-        return max(candidates, key=lambda p: p.effective_from, default=None)
+    def model_price(self, model: str, on: date, provider: str | None = None) -> ModelPrice | None:
+        """Price in force on `on` for an item of model id `model` served by `provider` (SPEC 3):
+        the entries of the resolved model that name the provider when there are any, else
+        those that name none; the latest `effective_from` <= on; None when no price applies."""
+        resolved = self.resolve_model(model)
+        if resolved is None:
+            return None
+        entries = [p for p in self.model_prices if p.model == resolved]
+        provider = _provider_name(provider) if provider and provider.strip() else None
+        own = [p for p in entries if provider is not None and p.provider == provider]
+        candidates = own or [p for p in entries if p.provider is None]
+        in_force = [p for p in candidates if p.effective_from <= on]
+        return max(in_force, key=lambda p: p.effective_from, default=None)
 
 
 class _CatalogLoader(yaml.SafeLoader):

@@ -8,6 +8,7 @@ one `resourceSpans` entry per trace part.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter
 
@@ -172,6 +173,15 @@ _ROOT_PARENT_EMPTY = 0.7  # roots writing "parentSpanId":"" (the others leave th
 _SPAN_TENANCY = 0.25  # share of traces tagging tenant.id on spans rather than on the resource
 _COST_SHARE = 0.35  # share of LLM spans carrying gen_ai.usage.cost
 _INT_NANOS = 0.1  # share of lines writing UnixNano times as JSON integers
+_LEGACY_NAMES = 0.08  # LLM spans from older instrumentations: gen_ai.usage.prompt/completion_tokens
+_CACHED = 0.3  # chat spans that read part of their prompt from the cache
+_CACHE_WRITE = 0.08  # chat spans that write to the cache
+_REASONING = 0.15  # chat spans with reasoning tokens
+_OLD_SYSTEM_ATTR = 0.1  # spans naming their provider with the older gen_ai.system
+_AGENT_TOTALS = 0.5  # agent root spans that report the token totals of the calls below them
+# Providers by model family: Claude direct or on Amazon Bedrock (its own catalog price)
+PROVIDERS = ("anthropic", "aws.bedrock", "openai")
+_CLAUDE_PROVIDER_P = (0.7, 0.3)
 _NEW_LINE = 0.55  # chance that the next trace part starts a new line (else same collector flush)
 _SCOPE = '"scopeSpans":[{"scope":{"name":"agent-runtime","version":"2.4.1"},"spans":['
 OVERRIDE_TENANT = "platform-gateway"  # resource tenant.id that span tenant.id must override
@@ -269,6 +279,38 @@ class TracesBuilder(SourceBuilder):
         tokens_out = np.clip(rng.lognormal(np.log(250), 1.0, size=total), 1, 32_000)
         tokens_out = tokens_out.astype(np.int64)
         cost = tokens_in * _PRICE_IN[model] + np.where(chat_like, tokens_out, 0) * _PRICE_OUT[model]
+        chat_model = np.array([m[0] for m in _MODELS])[model]
+        provider = np.where(
+            np.char.startswith(chat_model, "claude"),
+            rng.choice(2, size=total, p=_CLAUDE_PROVIDER_P),
+            np.where(np.char.startswith(chat_model, "gpt"), 2, len(PROVIDERS)),
+        )
+        provider = np.where(has_model, provider, len(PROVIDERS))
+        provider_attr = np.where(rng.random(total) < _OLD_SYSTEM_ATTR, len(PROVIDERS), 0)
+        cache_read = np.where(
+            chat_like & (rng.random(total) < _CACHED),
+            (tokens_in * rng.uniform(0.2, 0.9, size=total)).astype(np.int64),
+            -1,
+        )
+        cache_write = np.where(
+            chat_like & (rng.random(total) < _CACHE_WRITE),
+            ((tokens_in - np.maximum(cache_read, 0)) * rng.uniform(0, 0.5, size=total)).astype(
+                np.int64
+            ),
+            -1,
+        )
+        reasoning = np.where(
+            chat_like & (rng.random(total) < _REASONING),
+            (tokens_out * rng.uniform(0.1, 0.6, size=total)).astype(np.int64),
+            -1,
+        )
+        # an agent root may report the totals of every model call of its trace (SPEC 2.3): they
+        # are kept on the trace, never metered again
+        totals_in = np.bincount(trace, weights=np.where(has_model, tokens_in, 0), minlength=n)
+        totals_out = np.bincount(trace, weights=np.where(chat_like, tokens_out, 0), minlength=n)
+        reports = is_root & (op == INVOKE) & (rng.random(n) < _AGENT_TOTALS)[trace]
+        agent_in = np.where(reports, totals_in[trace].astype(np.int64), -1)
+        agent_out = np.where(reports, totals_out[trace].astype(np.int64), -1)
         tool = rng.integers(0, len(TOOLS), size=total)
         detail = np.select(
             [op == INVOKE, has_model, op == TOOL, op == RETRIEVAL],
@@ -330,14 +372,27 @@ class TracesBuilder(SourceBuilder):
                         len(_CHAT_SETTINGS),
                     ),
                 ),
-                "tokens_in": np.where(has_model, tokens_in, -1)[order],
-                "tokens_out": np.where(chat_like, tokens_out, -1)[order],
+                "tokens_in": np.where(has_model, tokens_in, agent_in)[order],
+                "tokens_out": np.where(chat_like, tokens_out, agent_out)[order],
+                "legacy": (has_model & (rng.random(total) < _LEGACY_NAMES))[order],
+                "cache_read": cache_read[order],
+                "cache_write": cache_write[order],
+                "reasoning": reasoning[order],
+                "provider_attr": pick(
+                    _PROVIDER_ATTRS,
+                    np.where(
+                        provider < len(PROVIDERS), provider + provider_attr, 2 * len(PROVIDERS)
+                    )[order],
+                ),
                 "cost": np.where(has_model & (rng.random(total) < _COST_SHARE), cost, -1)[order],
                 "tool_attr": pick(_TOOL_ATTRS, np.where(op == TOOL, tool[order], len(TOOLS))),
                 "documents": np.where(op == RETRIEVAL, rng.integers(1, 9, size=rows), -1),
                 "status": pick(_STATUS, status[order]),
             }
         )
+        self.shapes["legacy_token_names_span"] += int(frame["legacy"].sum())
+        self.shapes["cache_read_span"] += int(np.sum(cache_read >= 0))
+        self.shapes["agent_totals_span"] += int(np.sum(reports))
         texts = frame.select("day", _row_text().alias("text"))
         self.count_regular(chunk, row_day, lines, Counter({ACCEPTED: rows}))
         self.keep_samples(chunk, row_day, np.r_[np.flatnonzero(line_start), rows], texts["text"])
@@ -386,6 +441,12 @@ _AGENT_ATTRS = tuple(
 )
 _MODEL_ATTRS = (*(_attr("gen_ai.request.model", "stringValue", f'"{m[0]}"') for m in _MODELS), None)
 _TOOL_ATTRS = (*(_attr("gen_ai.tool.name", "stringValue", f'"{t}"') for t in TOOLS), None)
+# gen_ai.provider.name for each provider, then the same with the older gen_ai.system; last: none
+_PROVIDER_ATTRS = (
+    *(_attr("gen_ai.provider.name", "stringValue", f'"{p}"') for p in PROVIDERS),
+    *(_attr("gen_ai.system", "stringValue", f'"{p}"') for p in PROVIDERS),
+    None,
+)
 
 
 def _row_text() -> pl.Expr:
@@ -435,18 +496,36 @@ def _row_text() -> pl.Expr:
                 pl.lit("}}"),
             ),
             col("model_attr"),
+            col("provider_attr"),
             col("settings"),
             _optional(
                 col("tokens_in") >= 0,
-                _attr_open("gen_ai.usage.input_tokens", "intValue", '"'),
+                pl.when(col("legacy"))
+                .then(_attr_open("gen_ai.usage.prompt_tokens", "intValue", '"'))
+                .otherwise(_attr_open("gen_ai.usage.input_tokens", "intValue", '"')),
                 col("tokens_in").cast(pl.String),
                 pl.lit('"}}'),
             ),
             _optional(
                 col("tokens_out") >= 0,
-                _attr_open("gen_ai.usage.output_tokens", "intValue", '"'),
+                pl.when(col("legacy"))
+                .then(_attr_open("gen_ai.usage.completion_tokens", "intValue", '"'))
+                .otherwise(_attr_open("gen_ai.usage.output_tokens", "intValue", '"')),
                 col("tokens_out").cast(pl.String),
                 pl.lit('"}}'),
+            ),
+            *(
+                _optional(
+                    col(column) >= 0,
+                    _attr_open(f"gen_ai.usage.{name}", "intValue", '"'),
+                    col(column).cast(pl.String),
+                    pl.lit('"}}'),
+                )
+                for column, name in (
+                    ("cache_read", "cache_read.input_tokens"),
+                    ("cache_write", "cache_creation.input_tokens"),
+                    ("reasoning", "reasoning.output_tokens"),
+                )
             ),
             _optional(
                 col("cost") >= 0,
@@ -575,4 +654,52 @@ def _trace_traps(kit: TrapKit) -> list[TrapLine]:
         ):
             day = kit.day()
             add("bad_quantity", day, _chat_export(kit, nanos(day), tenant, **tokens), BAD_QUANTITY)
+        # token details larger than their whole contradict the span (SPEC 2.3)
+        for detail, value in (
+            ("gen_ai.usage.cache_read.input_tokens", "813"),  # > input 812
+            ("gen_ai.usage.reasoning.output_tokens", "165"),  # > output 164
+        ):
+            day = kit.day()
+            export = _chat_export(kit, nanos(day), tenant)
+            _span_of(export)["attributes"].append({"key": detail, "value": {"intValue": value}})
+            add("token_detail_contradiction", day, export, BAD_QUANTITY)
+        # an id that is neither hex nor the protobuf JSON mapping's base64 cannot key a span
+        day = kit.day()
+        export = _chat_export(kit, nanos(day), tenant)
+        _span_of(export)["traceId"] = "trace-" + kit.hex(4)
+        add("bad_span_id", day, export, MALFORMED_JSON)
+        # a trace started by a caller outside the platform: its top span's parent is remote
+        # (flags 0x300), and it is the trace's root (billable)
+        day = kit.day()
+        export = _chat_export(kit, nanos(day), tenant)
+        _span_of(export)["flags"] = 768
+        add("remote_parent_root", day, export, ACCEPTED)
+        # older and current token names on one span: the current ones count
+        day = kit.day()
+        export = _chat_export(kit, nanos(day), tenant)
+        _span_of(export)["attributes"] += [
+            {"key": "gen_ai.usage.prompt_tokens", "value": {"intValue": "9000"}},
+            {"key": "gen_ai.usage.completion_tokens", "value": {"intValue": "9000"}},
+        ]
+        add("legacy_and_current_token_names", day, export, ACCEPTED)
+
+    # re-deliveries with the ids written as the protobuf JSON mapping writes bytes (base64), as
+    # some exporters do: the same spans, so duplicates
+    for day, text in kit.originals(s):
+        export = json.loads(text)
+        spans = [
+            sp for rs in export["resourceSpans"] for sc in rs["scopeSpans"] for sp in sc["spans"]
+        ]
+        for span in spans:
+            for field in ("traceId", "spanId", "parentSpanId"):
+                if span.get(field):
+                    span[field] = base64.b64encode(bytes.fromhex(span[field])).decode()
+        traps.append(
+            TrapLine("base64_id_redelivery", day + 1, dumps(export), (DUPLICATE,) * len(spans))
+        )
     return traps
+
+
+def _span_of(export: dict[str, object]) -> dict[str, object]:
+    """The one span of an export made by `_chat_export`."""
+    return export["resourceSpans"][0]["scopeSpans"][0]["spans"][0]

@@ -42,7 +42,8 @@ SOURCE = "usage_logs"
 # Model, request weight, and the app's own price in cents per million tokens (input, output),
 # used only to fill `costCents`; most of these models are in no catalog price list.
 MODELS = (
-    ("claude-sonnet-4-5", 0.45, 300, 1500),
+    ("claude-sonnet-4-5", 0.40, 300, 1500),
+    ("claude-sonnet-4-5-20250929", 0.05, 300, 1500),  # a dated id: found by the catalog's pattern
     ("claude-haiku-4-5", 0.15, 100, 500),
     ("gpt-4o-mini", 0.15, 15, 60),
     ("gpt-4.1", 0.10, 200, 800),
@@ -50,6 +51,14 @@ MODELS = (
     ("llama-3.3-70b-internal", 0.05, 60, 60),
 )
 ASSISTANTS = ("streamlined_plan", "website_generation", "support_chat", "code_review", "analyst")
+# Who served a request, by model family (SPEC 2.2 `provider`): Claude mostly direct, a quarter on
+# Amazon Bedrock (its own price in the catalog), some without a provider; the in-house llama has
+# none (and no catalog price: without costCents it is unpriced).
+PROVIDERS = ("anthropic", "aws.bedrock", "openai", "gcp.gemini")
+_CLAUDE_PROVIDER_P = (0.6, 0.25, 0.15)  # anthropic, aws.bedrock, absent
+_CACHED = 0.35  # share of requests that read part of their prompt from the cache
+_CACHE_WRITE = 0.10  # share that write to the cache
+_REASONING = 0.20  # share with reasoning tokens
 _KEYLESS = 0.01  # share of lines without requestId (keyed by their content hash)
 _TOKENS_AS_STRING = 0.03
 _COST_ABSENT = 0.15  # no costCents: provider cost comes from the catalog's model_prices
@@ -84,6 +93,30 @@ class UsageLogsBuilder(SourceBuilder):
         price_in = np.array([m[2] for m in MODELS])[model]
         price_out = np.array([m[3] for m in MODELS])[model]
         tools = rng.choice(len(_TOOL_HEAD), size=n, p=_TOOL_WEIGHTS)
+        cache_read = np.where(
+            rng.random(n) < _CACHED,
+            (tokens_in * rng.uniform(0.3, 0.9, size=n)).astype(np.int64),
+            -1,
+        )
+        cache_write = np.where(
+            rng.random(n) < _CACHE_WRITE,
+            ((tokens_in - np.maximum(cache_read, 0)) * rng.uniform(0, 0.5, size=n)).astype(
+                np.int64
+            ),
+            -1,
+        )
+        reasoning = np.where(
+            rng.random(n) < _REASONING,
+            (tokens_out * rng.uniform(0.1, 0.7, size=n)).astype(np.int64),
+            -1,
+        )
+        family = np.array([_family(m[0]) for m in MODELS])[model]
+        claude_provider = rng.choice(3, size=n, p=_CLAUDE_PROVIDER_P)
+        provider = np.select(
+            [family == "claude", family == "gpt", family == "gemini"],
+            [np.where(claude_provider == 2, len(PROVIDERS), claude_provider), 2, 3],
+            len(PROVIDERS),
+        )
         frame = pl.DataFrame(
             {
                 "day": deliveries.day,
@@ -100,6 +133,10 @@ class UsageLogsBuilder(SourceBuilder):
                 "in_string": rng.random(n) < _TOKENS_AS_STRING,
                 "out_string": rng.random(n) < _TOKENS_AS_STRING,
                 "has_cost": rng.random(n) >= _COST_ABSENT,
+                "cache_read": cache_read,
+                "cache_write": cache_write,
+                "reasoning": reasoning,
+                "provider": pick([*PROVIDERS, None], provider),
                 "cost": tokens_in * price_in + tokens_out * price_out,  # millionths of a cent
                 "latency": rng.integers(150, 60_000, size=n),
                 "tools": tools,
@@ -146,6 +183,12 @@ class UsageLogsBuilder(SourceBuilder):
                 out_quote,
                 pl.lit(',"totalTokens":'),
                 (pl.col("tokens_in") + pl.col("tokens_out")).cast(pl.String),
+                _optional_count("cacheReadTokens", "cache_read"),
+                _optional_count("cacheWriteTokens", "cache_write"),
+                _optional_count("reasoningTokens", "reasoning"),
+                pl.when(pl.col("provider").is_not_null()).then(
+                    pl.concat_str([pl.lit(',"provider":"'), pl.col("provider"), pl.lit('"')])
+                ),
                 pl.when(pl.col("has_cost")).then(
                     pl.concat_str([pl.lit(',"costCents":'), decimal_text(pl.col("cost"), 6)])
                 ),
@@ -162,12 +205,26 @@ class UsageLogsBuilder(SourceBuilder):
         self.count_regular(chunk, deliveries.day, n, Counter({ACCEPTED: n}))
         self.shapes["keyless_line"] += int(n - frame["keyed"].sum())
         self.shapes["cost_absent"] += int(n - frame["has_cost"].sum())
+        self.shapes["cache_read_request"] += int(np.sum(cache_read >= 0))
+        self.shapes["reasoning_request"] += int(np.sum(reasoning >= 0))
+        self.shapes["bedrock_request"] += int(np.sum(provider == 1))
         self.keep_samples(chunk, deliveries.day, np.arange(n + 1), rows["text"])
         return rows
 
     def trap_lines(self, kit: TrapKit) -> list[TrapLine]:
         """Duplicates, conflicts, keyless re-deliveries and the quarantine reasons that apply."""
         return _usage_log_traps(kit)
+
+
+def _family(model: str) -> str:
+    return next((f for f in ("claude", "gpt", "gemini") if model.startswith(f)), "other")
+
+
+def _optional_count(field_name: str, column: str) -> pl.Expr:
+    """`,"<field>":<count>` when the column holds a count (-1 = the field is absent)."""
+    return pl.when(pl.col(column) >= 0).then(
+        pl.concat_str([pl.lit(f',"{field_name}":'), pl.col(column).cast(pl.String)])
+    )
 
 
 def _request(kit: TrapKit, day: int, **fields: object) -> dict[str, object]:
@@ -228,4 +285,12 @@ def _usage_log_traps(kit: TrapKit) -> list[TrapLine]:
         for field, bad in (("tokensIn", -5), ("tokensOut", "lots"), ("tokensIn", "NaN")):
             day = kit.day()
             add("bad_quantity", day, _request(kit, day, **{field: bad}), BAD_QUANTITY)
+        # token details that contradict their whole (SPEC 2.2), and one that is not a count
+        for details in (
+            {"cacheReadTokens": 1000, "cacheWriteTokens": 201},  # 1201 > tokensIn 1200
+            {"reasoningTokens": 351},  # > tokensOut 350
+            {"cacheReadTokens": -1},
+        ):
+            day = kit.day()
+            add("token_detail_contradiction", day, _request(kit, day, **details), BAD_QUANTITY)
     return traps

@@ -8,24 +8,44 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+_PRICE = pa.decimal128(38, 12)
 _SCHEMA = pa.schema(
     [
         ("model", pa.string()),
-        ("input_per_million", pa.decimal128(38, 12)),
-        ("output_per_million", pa.decimal128(38, 12)),
+        # the model's position in the catalog (its first entry): the first matching pattern wins
+        ("model_order", pa.int64()),
+        ("match", pa.string()),
+        ("provider", pa.string()),
+        ("input_per_million", _PRICE),
+        ("output_per_million", _PRICE),
+        ("cache_read_per_million", _PRICE),
+        ("cache_write_per_million", _PRICE),
         ("effective_from", pa.date32()),
     ]
 )
 
 
 def write_model_prices(catalog, bronze_root: Path) -> int:
-    """Overwrite `bronze/catalog/model_prices.parquet` with the catalog's prices; returns the count."""
+    """Overwrite `bronze/catalog/model_prices.parquet` with the catalog's prices; returns the count.
+
+    Cache prices are written resolved (an entry without them charges its input price), and
+    every entry of a model carries the model's `match` pattern and catalog position.
+    """
     prices = catalog.model_prices
+    order: dict[str, int] = {}
+    for price in prices:
+        order.setdefault(price.model, len(order))
+    patterns = catalog.model_patterns
     table = pa.table(
         {
             "model": [p.model for p in prices],
+            "model_order": [order[p.model] for p in prices],
+            "match": [patterns.get(p.model) for p in prices],
+            "provider": [p.provider for p in prices],
             "input_per_million": [p.input_per_million for p in prices],
             "output_per_million": [p.output_per_million for p in prices],
+            "cache_read_per_million": [p.cache_read_price for p in prices],
+            "cache_write_per_million": [p.cache_write_price for p in prices],
             "effective_from": [p.effective_from for p in prices],
         },
         schema=_SCHEMA,

@@ -25,6 +25,74 @@ parsed AS (
 
 _FUTURE = "$delivery_date::TIMESTAMPTZ + INTERVAL 2 DAY"
 
+
+def _optional_quantity(raw: str) -> str:
+    """A token detail as `ml_quantity` reads it, parsed only where the field is there: most items
+    have none, and parsing every absent one cost a tenth of the ingest."""
+    return f"CASE WHEN {raw} IS NOT NULL THEN ml_quantity({raw}) END"
+
+
+def _details_bad(input_tokens: str, output_tokens: str) -> str:
+    """True when a token detail is present but not a usable count (as `ml_bad_quantity` says,
+    from the value already parsed) or when the details exceed their whole (SPEC 2.2, 2.3): cache
+    reads and writes are parts of the input, reasoning of the output."""
+    bad = " OR ".join(
+        f"(ml_present({name}_raw) AND {name}_tokens IS NULL)"
+        for name in ("cache_read", "cache_write", "reasoning")
+    )
+    return (
+        f"({bad}"
+        f" OR coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0) > {input_tokens}"
+        f" OR coalesce(reasoning_tokens, 0) > {output_tokens})"
+    )
+
+
+def _provider(expr: str) -> str:
+    """Who served a request, compared case-insensitively with the catalog (blank = unknown)."""
+    return f"CASE WHEN trim({expr}) <> '' THEN lower(trim({expr})) END"
+
+
+def _otlp_id(expr: str, hex_chars: int) -> str:
+    """An OTLP id as lower-case hex (SPEC 2.3): hex of the id's length as is, or the base64 the
+    protobuf JSON mapping writes for bytes (standard or URL-safe alphabet) decoded; NULL for
+    anything else. 16 bytes (traceId) are 24 base64 characters, 8 bytes (spanId) 12. Decoding
+    with TRY checks the digits without a regular expression per id, which cost a tenth of the
+    whole span parse."""
+    nbytes = hex_chars // 2
+    b64_chars = 4 * ((nbytes + 2) // 3)
+    decoded = f"TRY(from_base64(translate({expr}, '-_', '+/')))"
+    return (
+        f"CASE WHEN length({expr}) = {hex_chars} AND TRY(unhex({expr})) IS NOT NULL"
+        f" THEN lower({expr})"
+        f" WHEN length({expr}) = {b64_chars} AND octet_length({decoded}) = {nbytes}"
+        f" THEN lower(hex({decoded})) END"
+    )
+
+
+def _span_attr(name: str) -> str:
+    """A span attribute's value as JSON (the first entry with that key), from `attrs` and its
+    keys `attr_keys`: `list_position` finds the key without a lambda per lookup, which matters
+    with the sixteen attributes a span is read for."""
+    return f"ml_otlp_json(list_extract(attrs, list_position(attr_keys, '{name}')).value)"
+
+
+def _span_string(name: str) -> str:
+    return f"({_span_attr(name)} ->> '$')"
+
+
+def _otlp_token(name: str, legacy: str | None = None) -> str:
+    """A token attribute as JSON; an older name stands in only when the current one is absent."""
+    if legacy is None:
+        return _span_attr(name)
+    return f"coalesce({_span_attr(name)}, {_span_attr(legacy)})"
+
+
+# gen_ai.provider.name, else the older gen_ai.system (SPEC 2.3)
+_SPAN_PROVIDER = _provider(
+    f"coalesce({_span_string('gen_ai.provider.name')}, {_span_string('gen_ai.system')})"
+)
+
+
 EVENTS = f"""
 WITH {_OBJECT_LINES},
 fields AS (
@@ -66,7 +134,9 @@ fields AS (
            CASE WHEN is_object THEN json_transform(raw, '{{"requestId": "JSON", "tenantId": "VARCHAR",
                "userId": "VARCHAR", "assistant": "VARCHAR", "model": "VARCHAR",
                "tokensIn": "JSON", "tokensOut": "JSON", "totalTokens": "JSON", "costCents": "JSON",
-               "toolInvocations": "JSON", "createdAt": "JSON", {EXACT_NUMBERS}}}') END AS f
+               "toolInvocations": "JSON", "createdAt": "JSON", "cacheReadTokens": "JSON",
+               "cacheWriteTokens": "JSON", "reasoningTokens": "JSON", "provider": "VARCHAR",
+               {EXACT_NUMBERS}}}') END AS f
     FROM parsed
 ),
 checked_tools AS (
@@ -98,6 +168,12 @@ typed AS (
            f.userId AS user_id, f.assistant AS assistant, f.model AS model,
            coalesce(ml_quantity(f.tokensIn), 0) AS input_tokens,
            coalesce(ml_quantity(f.tokensOut), 0) AS output_tokens,
+           {_optional_quantity("f.cacheReadTokens")} AS cache_read_tokens,
+           {_optional_quantity("f.cacheWriteTokens")} AS cache_write_tokens,
+           {_optional_quantity("f.reasoningTokens")} AS reasoning_tokens,
+           f.cacheReadTokens AS cache_read_raw, f.cacheWriteTokens AS cache_write_raw,
+           f.reasoningTokens AS reasoning_raw,
+           {_provider("f.provider")} AS provider,
            CAST(coalesce(tool_sum, 0) AS DECIMAL(38, 12)) AS tool_calls,
            CAST(ml_quantity(f.costCents) * 0.01 AS DECIMAL(38, 12)) AS source_cost_usd,
            ml_timestamp(f.createdAt) AS event_time,
@@ -111,11 +187,12 @@ SELECT line_number, 0::BIGINT AS item_position,
             WHEN tenant_id IS NULL THEN 'missing_tenant'
             WHEN event_time IS NULL THEN 'bad_timestamp'
             WHEN event_time >= {_FUTURE} THEN 'future_timestamp'
-            WHEN has_bad_quantity THEN 'bad_quantity'
+            WHEN has_bad_quantity OR {_details_bad("input_tokens", "output_tokens")}
+                THEN 'bad_quantity'
        END AS reason,
        raw AS item_json,
        item_key, tenant_id, user_id, assistant, model, input_tokens, output_tokens, tool_calls,
-       source_cost_usd, event_time
+       source_cost_usd, event_time, cache_read_tokens, cache_write_tokens, reasoning_tokens, provider
 FROM typed
 """
 
@@ -159,13 +236,22 @@ fields AS (
            CASE WHEN span_is_object THEN json_transform(span, '{{"traceId": "VARCHAR",
                "spanId": "VARCHAR", "parentSpanId": "VARCHAR", "name": "VARCHAR",
                "startTimeUnixNano": "JSON", "endTimeUnixNano": "JSON", "status": {{"code": "JSON"}},
-               "attributes": [{{"key": "VARCHAR", "value": {OTLP_VALUE}}}], {EXACT_NUMBERS}}}') END AS f
+               "flags": "JSON", "attributes": [{{"key": "VARCHAR", "value": {OTLP_VALUE}}}],
+               {EXACT_NUMBERS}}}') END AS f
     FROM positioned
+),
+keyed AS (
+    SELECT *, f.attributes AS attrs, list_transform(f.attributes, lambda a: a.key) AS attr_keys
+    FROM fields
 ),
 typed AS (
     SELECT line_number, item_position, span, span_is_object,
-           f.traceId AS trace_id, f.spanId AS span_id,
-           CASE WHEN f.parentSpanId <> '' THEN f.parentSpanId END AS parent_span_id,
+           {_otlp_id("f.traceId", 32)} AS trace_id, {_otlp_id("f.spanId", 16)} AS span_id,
+           {_otlp_id("f.parentSpanId", 16)} AS parent_span_id,
+           f.traceId AS raw_trace_id, f.spanId AS raw_span_id, f.parentSpanId AS raw_parent_span_id,
+           coalesce(f.parentSpanId, '') <> '' AS has_parent,
+           -- bits 0x100 (parent's remote flag known) and 0x200 (parent is remote)
+           coalesce(TRY_CAST(f.flags ->> '$' AS BIGINT) & 768 = 768, false) AS parent_is_remote,
            f.name AS span_name,
            ml_unix_nano(f.startTimeUnixNano) AS start_time,
            ml_unix_nano(f.endTimeUnixNano) AS end_time,
@@ -174,37 +260,68 @@ typed AS (
                WHEN '1' THEN 1 WHEN 'STATUS_CODE_OK' THEN 1
                WHEN '2' THEN 2 WHEN 'STATUS_CODE_ERROR' THEN 2
                ELSE 0 END AS status_code,
-           ml_tenant(coalesce(ml_tenant(ml_otlp_string(f.attributes, 'tenant.id')),
+           ml_tenant(coalesce(ml_tenant({_span_string("tenant.id")}),
                               ml_otlp_string(resource_attrs, 'tenant.id'))) AS tenant_id,
-           ml_otlp_string(f.attributes, 'agent.id') AS agent_id,
-           ml_otlp_string(f.attributes, 'team.id') AS team_id,
-           ml_otlp_string(f.attributes, 'user.id') AS user_id,
-           ml_otlp_string(f.attributes, 'gen_ai.operation.name') AS operation,
-           ml_otlp_string(f.attributes, 'gen_ai.request.model') AS model,
-           ml_otlp_json(ml_otlp_value(f.attributes, 'gen_ai.usage.input_tokens')) AS input_raw,
-           ml_otlp_json(ml_otlp_value(f.attributes, 'gen_ai.usage.output_tokens')) AS output_raw,
-           ml_otlp_json(ml_otlp_value(f.attributes, 'gen_ai.usage.cost')) AS cost_raw
-    FROM fields
-)
-SELECT line_number, item_position,
-       CASE WHEN NOT span_is_object OR coalesce(trace_id, '') = '' OR coalesce(span_id, '') = ''
+           {_span_string("agent.id")} AS agent_id,
+           {_span_string("team.id")} AS team_id,
+           {_span_string("user.id")} AS user_id,
+           {_span_string("gen_ai.operation.name")} AS operation,
+           {_span_string("gen_ai.request.model")} AS model,
+           {_SPAN_PROVIDER} AS provider,
+           {_otlp_token("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")}
+               AS input_raw,
+           {_otlp_token("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")}
+               AS output_raw,
+           {_otlp_token("gen_ai.usage.cache_read.input_tokens")} AS cache_read_raw,
+           {_otlp_token("gen_ai.usage.cache_creation.input_tokens")}
+               AS cache_write_raw,
+           {_otlp_token("gen_ai.usage.reasoning.output_tokens")} AS reasoning_raw,
+           {_span_attr("gen_ai.usage.cost")} AS cost_raw
+    FROM keyed
+),
+quantities AS (
+    SELECT *,
+           ml_quantity(input_raw) AS input_tokens, ml_quantity(output_raw) AS output_tokens,
+           {_optional_quantity("cache_read_raw")} AS cache_read_tokens,
+           {_optional_quantity("cache_write_raw")} AS cache_write_tokens,
+           {_optional_quantity("reasoning_raw")} AS reasoning_tokens
+    FROM typed
+),
+judged AS (
+SELECT *,
+       CASE WHEN NOT span_is_object OR trace_id IS NULL OR span_id IS NULL
+                 OR (has_parent AND parent_span_id IS NULL)
                 THEN 'malformed_json'
             WHEN tenant_id IS NULL THEN 'missing_tenant'
             WHEN start_time IS NULL OR bad_end OR end_time < start_time THEN 'bad_timestamp'
             WHEN start_time >= {_FUTURE} THEN 'future_timestamp'
             WHEN ml_bad_quantity(input_raw) OR ml_bad_quantity(output_raw)
-                 OR ml_bad_quantity(cost_raw) THEN 'bad_quantity'
-       END AS reason,
-       CAST(span AS VARCHAR) AS item_json,
+                 OR ml_bad_quantity(cost_raw)
+                 OR {_details_bad("coalesce(input_tokens, 0)", "coalesce(output_tokens, 0)")}
+                THEN 'bad_quantity'
+       END AS reason
+FROM quantities
+)
+SELECT line_number, item_position, reason,
+       -- a usable span whose ids were not written as lower-case hex is compared (duplicate or
+       -- conflict) with its ids in that form, so a re-delivery in the other form is a duplicate
+       CAST(CASE WHEN reason IS NULL AND (raw_trace_id <> trace_id OR raw_span_id <> span_id
+                                          OR raw_parent_span_id <> coalesce(parent_span_id, ''))
+                 THEN json_merge_patch(span, json_object('traceId', trace_id, 'spanId', span_id,
+                                                         'parentSpanId',
+                                                         coalesce(parent_span_id,
+                                                                  raw_parent_span_id)))
+                 ELSE span END AS VARCHAR) AS item_json,
        trace_id || '/' || span_id AS item_key,
        trace_id, span_id, parent_span_id, span_name, start_time, end_time, status_code,
        tenant_id, agent_id, team_id, user_id, operation, model,
-       ml_quantity(input_raw) AS input_tokens, ml_quantity(output_raw) AS output_tokens,
-       ml_quantity(cost_raw) AS source_cost_usd
-FROM typed
+       input_tokens, output_tokens,
+       ml_quantity(cost_raw) AS source_cost_usd,
+       cache_read_tokens, cache_write_tokens, reasoning_tokens, provider, parent_is_remote
+FROM judged
 UNION ALL
 SELECT line_number, 0::BIGINT, 'malformed_json', raw, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM shaped WHERE NOT is_export
 """
 

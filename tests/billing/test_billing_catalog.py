@@ -247,7 +247,7 @@ VALIDATION_CASES: list[tuple[str, Mutation, str]] = [
     (
         "duplicate model price",
         lambda d: d["model_prices"].append(dict(d["model_prices"][0], input_per_million="2.5")),
-        "model_prices[1]: duplicate (model, effective_from)",
+        "model_prices[1].effective_from: duplicate (model, provider, effective_from)",
     ),
     (
         "unknown key in a plan",
@@ -375,3 +375,137 @@ def test_load_catalog_reads_utf8_files(tmp_path: Path, spec_catalog_yaml):
         spec_catalog_yaml.replace("tenant_id: acme, plan: growth", "tenant_id: ñandú, plan: growth")
     )
     assert load_catalog(path, tmp_path).plan_for("ñandú", date(2026, 10, 1)) == "growth"
+
+
+# ---- model prices: match patterns, providers, cache prices (SPEC 3)
+
+PRICES = """\
+currency: USD
+meters: {llm_cache_read_tokens: {unit: token}}
+plans:
+  p: {name: P, monthly_fee: "0.00", prices: {llm_cache_read_tokens: {unit_price: "0.000001"}}}
+model_prices:
+  - {model: claude-sonnet-4-5, match: "claude-sonnet-4-5(-\\\\d{8})?", effective_from: 2025-09-29,
+     input_per_million: "3.00", output_per_million: "15.00",
+     cache_read_per_million: "0.30", cache_write_per_million: "3.75"}
+  - {model: claude-sonnet-4-5, provider: AWS.Bedrock, effective_from: 2025-09-29,
+     input_per_million: "3.30", output_per_million: "16.50", cache_read_per_million: "0.33"}
+  - {model: claude-sonnet-4-5, provider: aws.bedrock, effective_from: 2026-06-01,
+     input_per_million: "3.00", output_per_million: "15.00"}
+  - {model: claude, match: "claude-.*", effective_from: 2025-01-01,
+     input_per_million: "1", output_per_million: "1"}
+  - {model: vertex-only, provider: vertex, effective_from: 2027-01-01,
+     input_per_million: "1", output_per_million: "1"}
+  - {model: vertex-only, effective_from: 2025-01-01, input_per_million: "2", output_per_million: "2"}
+"""
+
+
+def test_model_ids_resolve_exact_name_first_then_first_matching_pattern():
+    catalog = parse_catalog(PRICES)
+    assert catalog.resolve_model("claude-sonnet-4-5") == "claude-sonnet-4-5"
+    assert catalog.resolve_model("claude-sonnet-4-5-20250929") == "claude-sonnet-4-5"
+    # the pattern must match the whole id: a longer suffix falls to the next pattern
+    assert catalog.resolve_model("claude-sonnet-4-5-2025") == "claude"
+    assert catalog.resolve_model("claude") == "claude"  # exact name, although "claude-.*" fails
+    assert catalog.resolve_model("gpt-4o") is None
+
+
+def test_provider_entries_win_even_before_they_are_in_force():
+    catalog = parse_catalog(PRICES)
+    day = date(2026, 1, 15)
+    # providers are compared case-insensitively; the Bedrock entry's cache write defaults to
+    # its own input price
+    bedrock = catalog.model_price("claude-sonnet-4-5-20250929", day, "aws.bedrock")
+    assert (bedrock.input_per_million, bedrock.cache_read_price, bedrock.cache_write_price) == (
+        Decimal("3.30"),
+        Decimal("0.33"),
+        Decimal("3.30"),
+    )
+    assert (
+        catalog.model_price("claude-sonnet-4-5", date(2026, 6, 1), "AWS.BEDROCK").input_per_million
+        == 3
+    )
+    assert catalog.model_price("claude-sonnet-4-5", day, "anthropic").input_per_million == 3
+    assert catalog.model_price("claude-sonnet-4-5", day).cache_write_price == Decimal("3.75")
+    assert catalog.model_price("vertex-only", day, "vertex") is None  # unpriced, not the default
+    assert catalog.model_price("vertex-only", day, "other").input_per_million == 2
+
+
+def test_catalog_cost_formula_is_exact():
+    price = parse_catalog(PRICES).model_price("claude-sonnet-4-5", date(2026, 1, 15), "aws.bedrock")
+    # ((10000 − 6000 − 2000) × 3.30 + 6000 × 0.33 + 2000 × 3.30 + 1000 × 16.50) / 1e6
+    # = (6600 + 1980 + 6600 + 16500) / 1e6
+    assert price.cost_usd(Decimal(10000), Decimal(1000), Decimal(6000), Decimal(2000)) == Decimal(
+        "0.03168"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            lambda d: d["model_prices"].append(dict(d["model_prices"][1], provider="aws.bedrock")),
+            "model_prices[6].effective_from: duplicate (model, provider, effective_from)",
+        ),
+        (
+            lambda d: d["model_prices"][0].update(match="claude-(["),
+            "model_prices[0].match: not a valid regular expression",
+        ),
+        (
+            lambda d: d["model_prices"][0].update(match="claude(?!-opus).*"),
+            "model_prices[0].match: lookarounds and backreferences are not supported",
+        ),
+        (
+            lambda d: d["model_prices"][1].update(match="other"),
+            "model_prices[1].match: model 'claude-sonnet-4-5' already has the match pattern",
+        ),
+        (
+            lambda d: d["model_prices"][0].update(cache_read_per_million="-1"),
+            "model_prices[0].cache_read_per_million: must not be negative",
+        ),
+        (
+            lambda d: d["model_prices"][0].update(provider=" "),
+            "model_prices[0].provider: must not be empty",
+        ),
+    ],
+)
+def test_bad_model_prices_name_the_field(change, problem):
+    document = yaml.safe_load(PRICES)
+    change(document)
+    with pytest.raises(CatalogError) as raised:
+        parse_catalog(yaml.safe_dump(document))
+    assert any(p.startswith(problem) for p in raised.value.problems), raised.value.problems
+
+
+def test_a_duplicate_date_for_another_provider_is_fine():
+    document = yaml.safe_load(PRICES)
+    document["model_prices"].append(dict(document["model_prices"][0], provider="anthropic"))
+    document["model_prices"][-1].pop("match")
+    parse_catalog(yaml.safe_dump(document))
+
+
+def test_default_catalog_prices_the_common_models():
+    catalog = load_catalog(None, Path("/nonexistent"))
+    day = date(2026, 10, 15)
+    sonnet = catalog.model_price("claude-sonnet-4-5-20250929", day)
+    assert (sonnet.input_per_million, sonnet.output_per_million) == (3, 15)
+    assert (sonnet.cache_read_price, sonnet.cache_write_price) == (Decimal("0.30"), Decimal("3.75"))
+    assert catalog.model_price(
+        "claude-sonnet-4-5", day, "aws.bedrock"
+    ).input_per_million == Decimal("3.30")
+    for model in (
+        "claude-opus-4-1",
+        "claude-haiku-4-5",
+        "gpt-4o",
+        "gpt-4o-mini",
+        "gpt-4.1",
+        "o3",
+        "o4-mini",
+        "gemini-2.5-pro",
+        "gemini-2.5-flash",
+    ):
+        assert catalog.model_price(model, day) is not None, model
+    assert catalog.model_price("gpt-4o-mini-2024-07-18", day).model == "gpt-4o-mini"
+    assert {"llm_cache_read_tokens", "llm_cache_write_tokens", "llm_reasoning_tokens"} <= set(
+        catalog.meters
+    )

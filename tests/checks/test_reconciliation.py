@@ -68,8 +68,9 @@ TAMPERINGS = {
         },
         {
             "tenant_daily_usage_contract": "tenant globex, meter API_CALL, 2026-10-03: meter "
-            "API_CALL not in (ai_query, api_call, llm_input_tokens, llm_output_tokens, "
-            "storage_mb, tool_calls, traces, voice_minute)",
+            "API_CALL not in (ai_query, api_call, llm_cache_read_tokens, llm_cache_write_tokens, "
+            "llm_input_tokens, llm_output_tokens, llm_reasoning_tokens, storage_mb, tool_calls, "
+            "traces, voice_minute)",
         },
     ),
     "bronze usage missing from the marts": (
@@ -113,7 +114,7 @@ TAMPERINGS = {
     "usage record key reused by another tenant on another day": (
         "fct_usage_records",
         "insert into fct_usage_records values ('events:e1:api_call', 'events', 'globex', "
-        "'api_call', 1, '2026-10-04 08:00:00+00', 0)",
+        "'api_call', 1, '2026-10-04 08:00:00+00', 0, 'none')",
         {"fct_usage_records_contract"},
         {
             "fct_usage_records_contract": "tenant acme, meter api_call, 2026-10-03, "
@@ -216,7 +217,7 @@ TAMPERINGS = {
     ),
     "cost row for a source without provider costs": (
         "platform_daily_cost",
-        "insert into platform_daily_cost values ('2026-10-03', 'events', 'acme', 0)",
+        "insert into platform_daily_cost values ('2026-10-03', 'events', 'acme', 0, 0)",
         {"platform_daily_cost_contract"},
         {
             "platform_daily_cost_contract": "tenant acme, source events, 2026-10-03: "
@@ -309,7 +310,7 @@ def test_failing_rows_carry_keys_both_sides_and_the_difference(
         "record_count_difference",
         "violations",
     ]
-    assert len(outcome.failing_rows) == 9
+    assert len(outcome.failing_rows) == 11  # every row of the fixture's tenant_daily_usage
     first = outcome.failing_rows.iloc[0]
     assert (first.tenant_id, first.meter, str(first.quantity_difference)) == (
         "acme",
@@ -317,8 +318,8 @@ def test_failing_rows_carry_keys_both_sides_and_the_difference(
         "1.000000000000",
     )
     assert outcome.statistics["failed_expectations"] == {
-        "column_pair_values_to_be_equal(mart_quantity, bronze_quantity)": 9,
-        "column_pair_values_to_be_equal(mart_record_count, bronze_record_count)": 9,
+        "column_pair_values_to_be_equal(mart_quantity, bronze_quantity)": 11,
+        "column_pair_values_to_be_equal(mart_record_count, bronze_record_count)": 11,
     }
     markdown = failing_rows_markdown(outcome)
     assert markdown.splitlines()[0].startswith("| usage_date | tenant_id | meter | mart_quantity |")
@@ -407,15 +408,15 @@ def test_a_contract_judges_one_row_per_group_however_many_records_it_holds(
     before = run_rule("fct_usage_records_contract", warehouse, home)
     tamper(
         "insert into fct_usage_records select 'events:bulk' || i || ':api_call', 'events', "
-        "'acme', 'api_call', 1, timestamptz '2026-10-03 10:00:00+00' + to_seconds(i), 0 "
+        "'acme', 'api_call', 1, timestamptz '2026-10-03 10:00:00+00' + to_seconds(i), 0, 'none' "
         "from range(5000) as bulk(i)"
     )
 
     after = run_rule("fct_usage_records_contract", warehouse, home)
 
     assert after.passed, after.summary
-    # the fixture's 15 records fall into 11 (day, tenant, meter, source) groups
-    assert after.statistics["rows_checked"] == before.statistics["rows_checked"] == 11
+    # the fixture's 17 records fall into 13 (day, tenant, meter, source) groups
+    assert after.statistics["rows_checked"] == before.statistics["rows_checked"] == 13
 
 
 def test_failing_groups_name_an_offending_key(
@@ -423,7 +424,7 @@ def test_failing_groups_name_an_offending_key(
 ) -> None:
     tamper(
         "insert into fct_usage_records values ('events:e1:api_call', 'events', 'globex', "
-        "'api_call', 1, '2026-10-04 08:00:00+00', 0);"
+        "'api_call', 1, '2026-10-04 08:00:00+00', 0, 'none');"
         "update fct_trace_sessions set cost_usd = cost_usd + 0.000000000001 where trace_id = 't2'"
     )
 
@@ -458,3 +459,87 @@ def test_the_checks_connection_is_read_only_utc_and_memory_bounded(warehouse: Pa
             connection.execute("delete from fct_usage_records")
 
     assert settings == {"access_mode": "read_only", "TimeZone": "UTC", "memory_limit": "512.0 MiB"}
+
+
+# On 4 October acme sends one request (300 in, 30 out) and one failed trace of one span (40 in,
+# 4 out) whose models have no price: their costs are unknown (NULL), each mart that carries cost
+# sums the known ones (0 here) and counts the unpriced items.
+UNPRICED_DAY = """
+insert into int_usage_logs_copies_classified values
+    ('acme', 300, 30, 0, '2026-10-04 13:00:00+00', 'accepted', null, null, null);
+insert into int_usage_logs_costed values
+    ('acme', '2026-10-04 13:00:00+00', null, 'accepted', 'unpriced');
+insert into int_spans_costed values
+    ('t3', 'acme', '2026-10-04 09:00:00+00', 40, 4, null, 'accepted', 'unpriced');
+insert into int_traces_copies_classified values
+    ('acme', '2026-10-04 09:00:00+00', 40, 4, 'accepted', null, null, null);
+insert into fct_usage_records values
+    ('usage_logs:r3:llm_input_tokens', 'usage_logs', 'acme', 'llm_input_tokens', 300,
+     '2026-10-04 13:00:00+00', null, 'unpriced'),
+    ('usage_logs:r3:llm_output_tokens', 'usage_logs', 'acme', 'llm_output_tokens', 30,
+     '2026-10-04 13:00:00+00', null, 'unpriced'),
+    ('traces:t3/s1:llm_input_tokens', 'traces', 'acme', 'llm_input_tokens', 40,
+     '2026-10-04 09:00:00+00', null, 'unpriced'),
+    ('traces:t3/s1:llm_output_tokens', 'traces', 'acme', 'llm_output_tokens', 4,
+     '2026-10-04 09:00:00+00', null, 'unpriced');
+insert into tenant_daily_usage values
+    ('2026-10-04', 'acme', 'llm_input_tokens', 340, 2),
+    ('2026-10-04', 'acme', 'llm_output_tokens', 34, 2);
+update tenant_monthly_usage set quantity = quantity + 340, record_count = record_count + 2
+    where tenant_id = 'acme' and meter = 'llm_input_tokens';
+update tenant_monthly_usage set quantity = quantity + 34, record_count = record_count + 2
+    where tenant_id = 'acme' and meter = 'llm_output_tokens';
+insert into fct_trace_sessions values
+    ('t3', 'acme', '2026-10-04 09:00:00+00', 10, 'error', false, 1, 1, 0, 0, 0, 40, 4, 0, 1);
+insert into agent_daily_stats values ('2026-10-04', 'acme', 'support-bot', 1, 1, 40, 4, 0);
+insert into platform_daily_cost values
+    ('2026-10-04', 'traces', 'acme', 0, 1),
+    ('2026-10-04', 'usage_logs', 'acme', 0, 1);
+"""
+
+
+def test_unpriced_items_reconcile_with_unknown_costs(
+    warehouse: Path, home: Path, tamper: Callable[[str], None]
+) -> None:
+    tamper(UNPRICED_DAY)
+
+    for outcome in run_rules(warehouse, home):
+        assert outcome.passed, outcome.summary
+
+
+def test_an_unpriced_item_shown_as_free_or_lost_fails(
+    warehouse: Path, home: Path, tamper: Callable[[str], None]
+) -> None:
+    tamper(
+        UNPRICED_DAY
+        + "update platform_daily_cost set unpriced_items = 0 where source = 'usage_logs';"
+        + "update fct_trace_sessions set unpriced_spans = 0 where trace_id = 't3';"
+        + "update fct_usage_records set cost_source = 'catalog' "
+        + "where record_key = 'usage_logs:r3:llm_output_tokens';"
+    )
+
+    outcomes = {
+        outcome.rule: outcome
+        for outcome in run_rules(
+            warehouse,
+            home,
+            [
+                "platform_cost_matches_provider_cost",
+                "trace_sessions_match_spans",
+                "fct_usage_records_contract",
+            ],
+        )
+    }
+
+    assert outcomes["platform_cost_matches_provider_cost"].summary == (
+        "tenant acme, source usage_logs, 2026-10-04: unpriced_items mart 0 vs provider 1"
+    )
+    assert outcomes["trace_sessions_match_spans"].summary == (
+        "tenant acme, 2026-10-04, first trace off t3: unpriced_spans mart 0 vs spans 1; "
+        "traces_off 1 above 0"
+    )
+    # a NULL cost on a record that does not say it is unpriced
+    assert outcomes["fct_usage_records_contract"].summary == (
+        "tenant acme, meter llm_output_tokens, 2026-10-04, source usage_logs: "
+        "cost_usd_nulls 1 above 0"
+    )

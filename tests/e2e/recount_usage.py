@@ -15,6 +15,7 @@ the code (e.g. a usage_logs line without `tokensIn` yields no `llm_input_tokens`
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
@@ -35,6 +36,18 @@ REASONS = (
     "bad_quantity",
 )
 EVENT_METERS = frozenset({"api_call", "voice_minute", "ai_query", "storage_mb"})
+AGENT_OPERATIONS = frozenset({"invoke_agent", "invoke_workflow", "create_agent"})
+# (usage_logs field, OTLP attribute, meter) of the token details, and the whole each is part of
+TOKEN_DETAILS = (
+    ("cacheReadTokens", "gen_ai.usage.cache_read.input_tokens", "llm_cache_read_tokens", "in"),
+    (
+        "cacheWriteTokens",
+        "gen_ai.usage.cache_creation.input_tokens",
+        "llm_cache_write_tokens",
+        "in",
+    ),
+    ("reasoningTokens", "gen_ai.usage.reasoning.output_tokens", "llm_reasoning_tokens", "out"),
+)
 SESSION_METERS = {"apiusage": "api_call", "aiusage": "ai_query"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -190,12 +203,19 @@ class Item:
     reason: str | None = None
     # traces only
     trace_id: str | None = None
+    span_id: str | None = None
     is_root: bool = False
+    remote_parent: bool = False
     root_failed: bool = False
+    malformed: bool = False  # an id that is neither hex nor base64
+    # what dedup compares when it differs from `content` (a span with its ids in lower-case hex)
+    dedup_content: str | None = None
 
 
 def _reason(item: Item, delivery: date) -> str | None:
     """The first quarantine reason of SPEC 2.5 that applies (malformed lines are decided before)."""
+    if item.malformed:
+        return "malformed_json"
     if item.tenant is None or item.tenant == "" or not isinstance(item.tenant, str):
         return "missing_tenant"
     if item.time is None:
@@ -264,6 +284,15 @@ def usage_log_items(line: object) -> list[Item] | None:
         ok = False
     if tool_total > 0:
         records.append(("tool_calls", tool_total))
+    ok = (
+        _add_details(
+            records,
+            {f: line.get(f) for f, _, _, _ in TOKEN_DETAILS},
+            line.get("tokensIn"),
+            line.get("tokensOut"),
+        )
+        and ok
+    )
     item = Item(
         key=_line_key(line, "requestId"),
         content=canonical(line),
@@ -273,6 +302,45 @@ def usage_log_items(line: object) -> list[Item] | None:
         records=records if ok else [],
     )
     return [item]
+
+
+def _add_details(
+    records: list[tuple[str, Decimal]],
+    details: dict[str, object],
+    whole_in: object,
+    whole_out: object,
+) -> bool:
+    """Check the token details (keyed by their usage_logs field name) against their wholes and
+    add a record for each above 0; False when one is bad or they exceed their whole."""
+    parts = {"in": Decimal(0), "out": Decimal(0)}
+    for field_name, _, meter, whole in TOKEN_DETAILS:
+        value = details.get(field_name)
+        if value is None:
+            continue
+        if not good_quantity(value):
+            return False
+        parts[whole] += to_decimal(value)
+        if to_decimal(value) > 0:
+            records.append((meter, to_decimal(value)))
+    total_in = to_decimal(whole_in) if good_quantity(whole_in) else Decimal(0)
+    total_out = to_decimal(whole_out) if good_quantity(whole_out) else Decimal(0)
+    return parts["in"] <= total_in and parts["out"] <= total_out
+
+
+def otlp_id(value: object, nbytes: int) -> str | None:
+    """SPEC 2.3: hex of the id's length, compared in lower case, or the base64 the protobuf JSON
+    mapping writes for bytes (24 characters for 16 bytes, 12 for 8), decoded; else None."""
+    if not isinstance(value, str):
+        return None
+    if len(value) == 2 * nbytes and all(c in "0123456789abcdefABCDEF" for c in value):
+        return value.lower()
+    if len(value) != 4 * ((nbytes + 2) // 3):
+        return None
+    try:
+        data = base64.b64decode(value.replace("-", "+").replace("_", "/"), validate=True)
+    except ValueError:
+        return None
+    return data.hex() if len(data) == nbytes else None
 
 
 def _attributes(entries: object) -> dict[str, object] | None:
@@ -338,27 +406,53 @@ def span_items(line: object) -> list[Item] | None:
                 )
                 ok = True
                 records: list[tuple[str, Decimal]] = []
-                for kind in ("input", "output"):
+                wholes: dict[str, Decimal | None] = {}
+                for kind, legacy in (("input", "prompt"), ("output", "completion")):
+                    # the older name stands in only when the current one is absent
                     name = f"gen_ai.usage.{kind}_tokens"
+                    name = name if name in attrs else f"gen_ai.usage.{legacy}_tokens"
+                    wholes[kind] = None
                     if name in attrs:
                         tokens = _any_number(attrs[name])
                         if tokens is None or tokens < 0:
                             ok = False
                         else:
+                            wholes[kind] = tokens
                             records.append((f"llm_{kind}_tokens", tokens))
+                details = {}
+                for field_name, attribute, _, _ in TOKEN_DETAILS:
+                    if attribute in attrs:
+                        value = _any_number(attrs[attribute])
+                        details[field_name] = value if value is not None else "bad"
+                ok = _add_details(records, details, wholes["input"], wholes["output"]) and ok
+                # agent spans' tokens are totals of the calls below them: never metered (2.3)
+                if _any_string(attrs.get("gen_ai.operation.name")) in AGENT_OPERATIONS:
+                    records = []
                 parent = span.get("parentSpanId")
-                trace_id = span.get("traceId")
+                trace_id = otlp_id(span.get("traceId"), 16)
+                span_id = otlp_id(span.get("spanId"), 8)
+                parent_id = otlp_id(parent, 8) if parent else None
+                content = dict(span, traceId=trace_id, spanId=span_id)
+                if parent:
+                    content["parentSpanId"] = parent_id
+                flags = span.get("flags")
                 items.append(
                     Item(
-                        key=canonical([trace_id, span.get("spanId")]),
+                        key=canonical([trace_id, span_id]),
                         content=canonical(span),
+                        dedup_content=canonical(content),
                         tenant=tenant,
                         time=parse_unix_nano(span.get("startTimeUnixNano")),
                         quantities_ok=ok,
                         records=records if ok else [],
                         trace_id=trace_id,
+                        span_id=span_id,
                         is_root=parent is None or parent == "",
+                        remote_parent=isinstance(flags, int) and flags & 0x300 == 0x300,
                         root_failed=_is_error(span.get("status")),
+                        malformed=trace_id is None
+                        or span_id is None
+                        or (bool(parent) and parent_id is None),
                     )
                 )
     return items
@@ -425,6 +519,16 @@ class TraceFacts:
     root_failed: bool = False
     root_delivery: date | None = None
     first_delivery: date | None = None
+    # spans whose parent is remote: (start, spanId, tenant, failed, delivery)
+    remote: list[tuple] = field(default_factory=list)
+
+    def settle(self) -> None:
+        """A trace without a parentless span is rooted at its earliest remote-parent span
+        (then the smallest spanId), SPEC 2.3."""
+        if self.root_time is None and self.remote:
+            time, _, tenant, failed, delivery = min(self.remote, key=lambda r: (r[0], r[1]))
+            self.root_time, self.root_tenant = time, tenant
+            self.root_failed, self.root_delivery = failed, delivery
 
     @property
     def has_root(self) -> bool:
@@ -527,14 +631,14 @@ def recount(home: Path) -> Recount:
                         result.outcomes[source][item.reason] += 1
                         continue
                     if item.key in claimed:
-                        if claimed[item.key] == item.content:
+                        if claimed[item.key] == (item.dedup_content or item.content):
                             counts.duplicates += 1
                             result.outcomes[source]["duplicate"] += 1
                         else:
                             counts.conflicts += 1
                             result.outcomes[source]["conflict"] += 1
                         continue
-                    claimed[item.key] = item.content
+                    claimed[item.key] = item.dedup_content or item.content
                     counts.accepted += 1
                     result.outcomes[source]["accepted"] += 1
                     month = month_of(item.time)
@@ -544,6 +648,7 @@ def recount(home: Path) -> Recount:
                     if source == "traces":
                         _add_span(result.traces, item, delivery)
     for facts in result.traces.values():
+        facts.settle()
         if facts.billable:
             key = (facts.root_tenant, month_of(facts.root_time), "traces")
             usage[key] += 1
@@ -558,6 +663,8 @@ def _add_span(traces: dict[str, TraceFacts], item: Item, delivery: date) -> None
     facts.spans += 1
     if facts.first_delivery is None or delivery < facts.first_delivery:
         facts.first_delivery = delivery
+    if item.remote_parent and not item.is_root:
+        facts.remote.append((item.time, item.span_id, item.tenant, item.root_failed, delivery))
     if item.is_root and facts.root_time is None:  # the first delivered root is the root
         facts.root_tenant = item.tenant
         facts.root_time = item.time

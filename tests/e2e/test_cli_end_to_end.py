@@ -173,6 +173,7 @@ def test_monthly_usage_equals_independent_recount(pipeline: Pipeline):
     assert {meter for _, _, meter in expected} == {
         "traces", "llm_input_tokens", "llm_output_tokens", "tool_calls",
         "api_call", "voice_minute", "ai_query", "storage_mb",
+        "llm_cache_read_tokens", "llm_cache_write_tokens", "llm_reasoning_tokens",
     }  # fmt: skip
     assert {month for _, month, _ in expected} == {"2026-09", MONTH}
     for source in ("events", "usage_logs", "traces", "sessions"):

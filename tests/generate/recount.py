@@ -7,6 +7,7 @@ tests can hold the generator's own bookkeeping (`GenerateSummary`) against it.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
@@ -91,6 +92,34 @@ def bad_number(value: object) -> bool:
     return not number.is_finite() or number < 0
 
 
+def otlp_id(value: object, nbytes: int) -> str | None:
+    """An OTLP id as lower-case hex (SPEC 2.3): `2 * nbytes` hex digits, or the base64 the protobuf
+    JSON mapping writes for `nbytes` bytes; None for anything else."""
+    if not isinstance(value, str):
+        return None
+    if re.fullmatch(f"[0-9a-fA-F]{{{2 * nbytes}}}", value):
+        return value.lower()
+    try:
+        data = base64.b64decode(value.replace("-", "+").replace("_", "/"), validate=True)
+    except ValueError:
+        return None
+    return data.hex() if len(data) == nbytes and len(value) == 4 * ((nbytes + 2) // 3) else None
+
+
+def details_ok(
+    whole_in: object, whole_out: object, read: object, write: object, reasoning: object
+) -> bool:
+    """Token details are parts of their whole: cache read + write <= input, reasoning <= output
+    (absent = 0). Only called once every value is known to be a good number."""
+
+    def number(value: object) -> Decimal:
+        return Decimal(str(value)) if value is not None else Decimal(0)
+
+    return number(read) + number(write) <= number(whole_in) and number(reasoning) <= number(
+        whole_out
+    )
+
+
 def canonical(value: object) -> str:
     """Canonical JSON: sorted keys, no spaces."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -171,6 +200,10 @@ def _string_attr(values: dict[str, dict], key: str) -> str | None:
     return values[key].get("stringValue") if key in values else None
 
 
+def _token_value(value: dict | None) -> object:
+    return None if value is None else next(iter(value.values()))
+
+
 def _token_ok(value: dict | None) -> bool:
     if value is None:
         return True
@@ -211,8 +244,11 @@ class _Reader:
             event_time=parse_timestamp(created),
             tenant=line.get("tenantId"),
         )
+        details = ("cacheReadTokens", "cacheWriteTokens", "reasoningTokens")
         tokens_ok = not any(
-            bad_number(line.get(f, 0)) for f in ("tokensIn", "tokensOut", "totalTokens")
+            bad_number(line.get(f, 0)) for f in ("tokensIn", "tokensOut", "totalTokens", *details)
+        ) and details_ok(
+            line.get("tokensIn"), line.get("tokensOut"), *(line.get(f) for f in details)
         )
         item.reason = _quarantine(item, delivery, True, tokens_ok)
         return [item]
@@ -228,18 +264,44 @@ class _Reader:
                     start = span.get("startTimeUnixNano")
                     form = "otlp_int" if isinstance(start, int) else "otlp_string"
                     self.recount.forms["traces"][form if parse_nanos(start) else None] += 1
+                    trace_id = otlp_id(span.get("traceId"), 16)
+                    span_id = otlp_id(span.get("spanId"), 8)
+                    parent = span.get("parentSpanId")
+                    parent_id = otlp_id(parent, 8) if parent else parent
+                    # compared with its ids in lower-case hex: a base64 copy is the same span
+                    content = dict(span, traceId=trace_id, spanId=span_id)
+                    if parent:
+                        content["parentSpanId"] = parent_id
                     item = Item(
-                        key=f"{span['traceId']}/{span['spanId']}",
-                        content=canonical(span),
+                        key=f"{trace_id}/{span_id}",
+                        content=canonical(content),
                         reason=None,
                         event_time=parse_nanos(start),
                         tenant=_string_attr(tenant_key, "tenant.id"),
                     )
-                    tokens_ok = all(
-                        _token_ok(values.get(f"gen_ai.usage.{k}_tokens"))
-                        for k in ("input", "output")
+                    # older names stand for the current ones only when those are absent
+                    whole_in = values.get(
+                        "gen_ai.usage.input_tokens", values.get("gen_ai.usage.prompt_tokens")
                     )
-                    item.reason = _quarantine(item, delivery, True, tokens_ok)
+                    whole_out = values.get(
+                        "gen_ai.usage.output_tokens", values.get("gen_ai.usage.completion_tokens")
+                    )
+                    details = [
+                        values.get(f"gen_ai.usage.{name}")
+                        for name in (
+                            "cache_read.input_tokens",
+                            "cache_creation.input_tokens",
+                            "reasoning.output_tokens",
+                        )
+                    ]
+                    tokens_ok = all(_token_ok(v) for v in (whole_in, whole_out, *details))
+                    tokens_ok = tokens_ok and details_ok(
+                        *(_token_value(v) for v in (whole_in, whole_out, *details))
+                    )
+                    if trace_id is None or span_id is None or parent_id is None and parent:
+                        item.reason = "malformed_json"
+                    else:
+                        item.reason = _quarantine(item, delivery, True, tokens_ok)
                     items.append(item)
                     if batch:
                         self.recount.spans.append(

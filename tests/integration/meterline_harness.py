@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,6 +81,37 @@ def otlp_attrs(attrs: dict[str, Any]) -> list[dict[str, Any]]:
 _ABSENT = object()
 
 
+def otlp_trace_id(name: str) -> str:
+    """A valid 16-byte OTLP traceId (32 lower-case hex digits) for a readable test name: its UTF-8
+    bytes in hex, zero-padded on the left, so `readable_id` turns it back into the name."""
+    if re.fullmatch(r"[0-9a-f]{32}", name):
+        return name
+    return name.encode().hex().rjust(32, "0")
+
+
+def otlp_span_id(name: str) -> str:
+    """A valid 8-byte OTLP spanId for a readable test name (names longer than 8 bytes hashed)."""
+    if re.fullmatch(r"[0-9a-f]{16}", name):
+        return name
+    data = name.encode()
+    return data.hex().rjust(16, "0") if len(data) <= 8 else hashlib.sha256(data).hexdigest()[:16]
+
+
+def readable_id(text: str) -> str:
+    """`text` with every id made by `otlp_trace_id` or `otlp_span_id` turned back into its name."""
+
+    def name(match: re.Match) -> str:
+        digits = match.group(0)
+        stripped = re.sub(r"^(00)+", "", digits)
+        try:
+            decoded = bytes.fromhex(stripped).decode()
+        except (ValueError, UnicodeDecodeError):
+            return digits
+        return decoded if decoded.isprintable() else digits
+
+    return re.sub(r"\b([0-9a-f]{32}|[0-9a-f]{16})\b", name, text)
+
+
 def span(
     trace_id: str,
     span_id: str,
@@ -94,7 +126,8 @@ def span(
     tokens: tuple[int, int] | None = None,
     cost: float | None = None,
 ) -> dict[str, Any]:
-    """One OTLP span (`parent` absent unless given; "" is also a root)."""
+    """One OTLP span (`parent` absent unless given; "" is also a root); readable ids are turned
+    into valid OTLP ids (`otlp_trace_id`, `otlp_span_id`)."""
     attrs: dict[str, Any] = {}
     if tenant is not None:
         attrs["tenant.id"] = tenant
@@ -106,9 +139,9 @@ def span(
         attrs["gen_ai.usage.input_tokens"], attrs["gen_ai.usage.output_tokens"] = tokens
     if cost is not None:
         attrs["gen_ai.usage.cost"] = cost
-    doc: dict[str, Any] = {"traceId": trace_id, "spanId": span_id}
+    doc: dict[str, Any] = {"traceId": otlp_trace_id(trace_id), "spanId": otlp_span_id(span_id)}
     if parent is not _ABSENT:
-        doc["parentSpanId"] = parent
+        doc["parentSpanId"] = otlp_span_id(parent) if parent else parent
     doc["name"] = name
     doc["startTimeUnixNano"] = unix_nano(start)
     doc["endTimeUnixNano"] = unix_nano(start)  # zero-length spans are enough here

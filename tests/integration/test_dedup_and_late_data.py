@@ -25,6 +25,7 @@ from meterline_harness import (
     ingest_audit,
     monthly_usage,
     otlp_export,
+    readable_id,
     span,
 )
 
@@ -344,17 +345,22 @@ def snapshot(home: Home) -> dict[str, Any]:
                 "SELECT usage_date, tenant_id, meter, quantity FROM tenant_daily_usage"
             )
         },
+        # trace ids read back as the names the spans were built with (meterline_harness.span)
         "traces": {
-            r["trace_id"]: r
+            readable_id(r["trace_id"]): r
             for r in home.rows(
                 "SELECT trace_id, tenant_id, status, span_count, is_billable, input_tokens, "
                 "output_tokens, cost_usd FROM fct_trace_sessions"
             )
         },
-        "records": home.rows(
-            "SELECT record_key, source, tenant_id, meter, quantity, cost_usd, source_cost_usd, "
-            "strftime(event_time, '%Y-%m-%dT%H:%M:%S') AS event_time_utc FROM fct_usage_records"
-        ),
+        "records": [
+            r | {"record_key": readable_id(r["record_key"])}
+            for r in home.rows(
+                "SELECT record_key, source, tenant_id, meter, quantity, cost_usd, source_cost_usd,"
+                " strftime(event_time, '%Y-%m-%dT%H:%M:%S') AS event_time_utc"
+                " FROM fct_usage_records"
+            )
+        ],
         "audit": ingest_audit(home),
         "cost": {
             (str(day), source, tenant): cost
@@ -604,6 +610,15 @@ def test_provider_cost_cents_model_prices_by_effective_date_and_span_cost(final)
     assert final["traces"]["tr-cost"]["cost_usd"] == Decimal("0.503")
 
 
+# The spans above with tokens but no gen_ai.request.model (and no cost attribute), each with an
+# input and an output record: tr-split c1/c2, tr-rootlate c1, tr-failed c1, tr-orphan c1, and
+# tr-pos root (copy A) and c1.
+UNPRICED_SPAN_RECORDS = sorted(
+    2 * ["tr-failed/c1", "tr-orphan/c1", "tr-pos/c1", "tr-pos/root", "tr-rootlate/c1"]
+    + 2 * ["tr-split/c1", "tr-split/c2"]
+)
+
+
 def test_platform_daily_cost_is_the_sum_of_provider_costs(final):
     costs = {k: v for k, v in final["cost"].items() if v != 0}
     assert costs == {
@@ -618,7 +633,12 @@ def test_platform_daily_cost_is_the_sum_of_provider_costs(final):
     # every costed item here has a usage record, so the fact's cost adds up to the same total
     total = sum(final["cost"].values())
     assert total == Decimal("0.725")
-    assert sum(r["cost_usd"] for r in final["records"]) == total
+    assert sum(r["cost_usd"] for r in final["records"] if r["cost_usd"] is not None) == total
+    # spans with tokens but no model have no price: unknown (NULL), never 0 (SPEC 2.6)
+    unpriced = sorted(
+        r["record_key"].split(":")[1] for r in final["records"] if r["cost_usd"] is None
+    )
+    assert unpriced == UNPRICED_SPAN_RECORDS
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, example, given, note, settings
 from hypothesis import strategies as st
-from meterline_harness import Home, ingest_audit, monthly_usage
+from meterline_harness import Home, ingest_audit, monthly_usage, otlp_span_id, otlp_trace_id
 
 DAYS = [date(2026, 10, 30) + timedelta(days=i) for i in range(5)]
 # byte order: "B.jsonl" < "a-1.jsonl.gz" < "a.jsonl" ("-" is 0x2d, "." 0x2e, "B" 0x42, "a" 0x61)
@@ -62,9 +62,10 @@ def export(tenant: str, *spans: dict) -> dict:
 
 
 def otel_span(trace: str, span_id: str, start: str, parent: str | None, status: int | None, **a):
-    doc: dict[str, Any] = {"traceId": trace, "spanId": span_id}
+    # readable test ids made valid OTLP ids (SPEC 2.3: hex or base64, else malformed_json)
+    doc: dict[str, Any] = {"traceId": otlp_trace_id(trace), "spanId": otlp_span_id(span_id)}
     if parent is not None:
-        doc["parentSpanId"] = parent
+        doc["parentSpanId"] = otlp_span_id(parent) if parent else parent
     doc.update(name="chat", startTimeUnixNano=nanos(start), endTimeUnixNano=nanos(start))
     if status is not None:
         doc["status"] = {"code": status}

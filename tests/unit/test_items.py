@@ -138,14 +138,22 @@ def test_usage_log_missing_tenant_beats_bad_quantity():
     assert item["reason"] == "missing_tenant"
 
 
-def span(span_id, parent="", tenant="acme", attrs=None):
+TRACE_ID = "5b8efff798038103d269b633813fc60c"
+
+
+def span_id(name: str) -> str:
+    """A valid 8-byte OTLP span id (16 hex digits) that still reads as `name`."""
+    return name.encode().hex().rjust(16, "0")
+
+
+def span(name, parent="", tenant="acme", attrs=None):
     attributes = [{"key": k, "value": v} for k, v in (attrs or {}).items()]
     if tenant is not None:
         attributes.append({"key": "tenant.id", "value": {"stringValue": tenant}})
     return {
-        "traceId": "t1",
-        "spanId": span_id,
-        "parentSpanId": parent,
+        "traceId": TRACE_ID,
+        "spanId": span_id(name),
+        "parentSpanId": span_id(parent) if parent else parent,
         "name": "x",
         "startTimeUnixNano": "1791028800000000000",
         "endTimeUnixNano": 1791028801000000000,
@@ -182,7 +190,7 @@ def test_spans_are_items_with_positions_and_otlp_values_of_every_type():
     assert root["input_tokens"] is None  # no token attribute, no token record
     assert (child["input_tokens"], child["output_tokens"]) == (812, 164)
     assert child["source_cost_usd"] == Decimal("0.0012")
-    assert child["item_key"] == "t1/s2"
+    assert child["item_key"] == f"{TRACE_ID}/{span_id('s2')}"
 
 
 def test_span_tenant_falls_back_to_resource_attribute():

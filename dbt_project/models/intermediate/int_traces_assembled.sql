@@ -1,10 +1,34 @@
 -- One row per trace: every accepted span with its traceId, whichever file or day it came in.
--- The root span has no parent; a trace is billable when its root has arrived and did not fail.
+-- The root span has no parent; when a trace has no such span, a span whose parent is remote (the
+-- run was started by a caller outside the platform) is its root, the earliest (then the smallest
+-- spanId). A trace is billable when its root has arrived and did not fail (SPEC 2.3).
 with spans as (
     select * from {{ ref('int_spans_costed') }}
 ),
 
-roots as (
+traces_with_parentless_span as (
+    select distinct trace_id from spans where parent_span_id is null
+),
+
+remote_roots as (
+    select
+        trace_id,
+        tenant_id,
+        agent_id,
+        team_id,
+        user_id,
+        start_time,
+        end_time,
+        status_code,
+        delivery_date,
+        row_number() over (partition by trace_id order by start_time, span_id) as root_rank
+    from spans
+    where parent_is_remote
+        and parent_span_id is not null
+        and trace_id not in (select trace_id from traces_with_parentless_span)
+),
+
+parentless_roots as (
     select
         trace_id,
         tenant_id,
@@ -21,6 +45,12 @@ roots as (
         ) as root_rank
     from spans
     where parent_span_id is null
+),
+
+roots as (
+    select * from parentless_roots
+    union all
+    select * from remote_roots
 ),
 
 first_spans as (
@@ -46,7 +76,14 @@ span_totals as (
         count(*) filter (where operation = 'embeddings') as embedding_count,
         sum(coalesce(input_tokens, 0)) as input_tokens,
         sum(coalesce(output_tokens, 0)) as output_tokens,
-        sum(cost_usd) as cost_usd,
+        sum(coalesce(cache_read_tokens, 0)) as cache_read_tokens,
+        sum(coalesce(cache_write_tokens, 0)) as cache_write_tokens,
+        sum(coalesce(reasoning_tokens, 0)) as reasoning_tokens,
+        sum(coalesce(agent_reported_input_tokens, 0)) as agent_reported_input_tokens,
+        sum(coalesce(agent_reported_output_tokens, 0)) as agent_reported_output_tokens,
+        -- known costs only; unpriced spans are counted instead
+        coalesce(sum(cost_usd), 0) as cost_usd,
+        count(*) filter (where cost_source = 'unpriced') as unpriced_spans,
         max(agent_id) as any_agent_id,
         max(team_id) as any_team_id,
         max(user_id) as any_user_id
@@ -76,6 +113,12 @@ select
     cast(t.input_tokens as decimal(38, 12)) as input_tokens,
     cast(t.output_tokens as decimal(38, 12)) as output_tokens,
     cast(t.cost_usd as decimal(38, 12)) as cost_usd,
+    cast(t.cache_read_tokens as decimal(38, 12)) as cache_read_tokens,
+    cast(t.cache_write_tokens as decimal(38, 12)) as cache_write_tokens,
+    cast(t.reasoning_tokens as decimal(38, 12)) as reasoning_tokens,
+    t.unpriced_spans,
+    cast(t.agent_reported_input_tokens as decimal(38, 12)) as agent_reported_input_tokens,
+    cast(t.agent_reported_output_tokens as decimal(38, 12)) as agent_reported_output_tokens,
     r.trace_id is not null and r.status_code <> 2 as is_billable,
     r.delivery_date as root_delivery_date
 from span_totals as t

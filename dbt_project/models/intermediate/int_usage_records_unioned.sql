@@ -1,8 +1,16 @@
 -- Every usage record (tenant, meter, quantity, event time) derived from accepted items (SPEC 2).
--- An item's provider cost rides on its first record, so cost is never counted twice.
+-- An item's provider cost rides on its first record, so cost is never counted twice; its other
+-- records show 0 (NULL when the item is unpriced) and every record carries the item's cost source
+-- (SPEC 2.6). Token detail records exist only when their count is above 0.
 -- A view: fct_usage_records is its only reader, so writing it as a table too only doubled the
 -- cost of the largest model.
 {{ config(materialized='view') }}
+
+{%- set token_details = [
+    ('cache_read_tokens', 'llm_cache_read_tokens'),
+    ('cache_write_tokens', 'llm_cache_write_tokens'),
+    ('reasoning_tokens', 'llm_reasoning_tokens'),
+] %}
 
 with events as (
     select * from {{ ref('int_events_copies_classified') }} where copy_status = 'accepted'
@@ -34,6 +42,7 @@ select
     event_time,
     delivery_date,
     cast(0 as decimal(38, 12)) as cost_usd,
+    'none' as cost_source,
     source_cost_usd
 from events
 
@@ -49,6 +58,7 @@ select
     event_time,
     delivery_date,
     cost_usd,
+    cost_source,
     source_cost_usd
 from requests
 
@@ -63,7 +73,8 @@ select
     output_tokens,
     event_time,
     delivery_date,
-    cast(0 as decimal(38, 12)),
+    {{ later_record_cost('cost_source') }},
+    cost_source,
     null
 from requests
 
@@ -78,11 +89,29 @@ select
     tool_calls,
     event_time,
     delivery_date,
-    cast(0 as decimal(38, 12)),
+    {{ later_record_cost('cost_source') }},
+    cost_source,
     null
 from requests
 where tool_calls > 0
+{% for column, meter in token_details %}
+union all
 
+select
+    'usage_logs:' || item_key || ':{{ meter }}',
+    'usage_logs',
+    item_key,
+    tenant_id,
+    '{{ meter }}',
+    {{ column }},
+    event_time,
+    delivery_date,
+    {{ later_record_cost('cost_source') }},
+    cost_source,
+    null
+from requests
+where {{ column }} > 0
+{% endfor %}
 union all
 
 select
@@ -95,6 +124,7 @@ select
     start_time,
     delivery_date,
     cost_usd,
+    cost_source,
     source_cost_usd
 from spans
 where input_tokens is not null
@@ -110,11 +140,30 @@ select
     output_tokens,
     start_time,
     delivery_date,
-    case when input_tokens is null then cost_usd else cast(0 as decimal(38, 12)) end,
+    case when input_tokens is null then cost_usd else {{ later_record_cost('cost_source') }} end,
+    cost_source,
     null
 from spans
 where output_tokens is not null
+{% for column, meter in token_details %}
+union all
 
+-- never a span's first record: a detail above 0 needs its whole (input or output) to be there
+select
+    'traces:' || item_key || ':{{ meter }}',
+    'traces',
+    item_key,
+    tenant_id,
+    '{{ meter }}',
+    {{ column }},
+    start_time,
+    delivery_date,
+    {{ later_record_cost('cost_source') }},
+    cost_source,
+    null
+from spans
+where {{ column }} > 0
+{% endfor %}
 union all
 
 select
@@ -126,7 +175,9 @@ select
     cast(1 as decimal(38, 12)),
     started_at,
     root_delivery_date,
+    -- a trace is not an item: its spans' costs ride on their own records
     cast(0 as decimal(38, 12)),
+    'none',
     null
 from traces
 
@@ -142,5 +193,6 @@ select
     event_time,
     delivery_date,
     coalesce(source_cost_usd, 0),
+    case when source_cost_usd is not null then 'source' else 'none' end,
     null
 from steps

@@ -17,5 +17,11 @@ select
     input_tokens,
     output_tokens,
     cost_usd,
-    is_billable
+    is_billable,
+    cache_read_tokens,
+    cache_write_tokens,
+    reasoning_tokens,
+    unpriced_spans,
+    agent_reported_input_tokens,
+    agent_reported_output_tokens
 from {{ ref('int_traces_assembled') }}

@@ -8,5 +8,6 @@ select
     event_time,
     delivery_date,
     cast(cost_usd as decimal(38, 12)) as cost_usd,
+    cost_source,
     cast(source_cost_usd as decimal(38, 12)) as source_cost_usd
 from {{ ref('int_usage_records_unioned') }}

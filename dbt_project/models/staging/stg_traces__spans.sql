@@ -1,4 +1,14 @@
--- One row per usable OTLP span (SPEC 2.3).
+-- One row per usable OTLP span (SPEC 2.3). Agent and workflow spans may carry the token totals of
+-- the model calls below them: those are kept apart (agent_reported_*) and are not token counts,
+-- so nothing is metered or priced twice.
+with spans as (
+    select
+        *,
+        coalesce(operation in ('invoke_agent', 'invoke_workflow', 'create_agent'), false)
+            as is_agent_span
+    from {{ source('bronze', 'traces') }}
+)
+
 select
     source,
     source_file,
@@ -10,6 +20,7 @@ select
     trace_id,
     span_id,
     parent_span_id,
+    coalesce(parent_is_remote, false) as parent_is_remote,
     span_name,
     start_time,
     end_time,
@@ -20,7 +31,19 @@ select
     user_id,
     operation,
     model,
-    cast(input_tokens as decimal(38, 12)) as input_tokens,
-    cast(output_tokens as decimal(38, 12)) as output_tokens,
+    provider,
+    is_agent_span,
+    cast(case when not is_agent_span then input_tokens end as decimal(38, 12)) as input_tokens,
+    cast(case when not is_agent_span then output_tokens end as decimal(38, 12)) as output_tokens,
+    cast(case when not is_agent_span then cache_read_tokens end as decimal(38, 12))
+        as cache_read_tokens,
+    cast(case when not is_agent_span then cache_write_tokens end as decimal(38, 12))
+        as cache_write_tokens,
+    cast(case when not is_agent_span then reasoning_tokens end as decimal(38, 12))
+        as reasoning_tokens,
+    cast(case when is_agent_span then input_tokens end as decimal(38, 12))
+        as agent_reported_input_tokens,
+    cast(case when is_agent_span then output_tokens end as decimal(38, 12))
+        as agent_reported_output_tokens,
     cast(source_cost_usd as decimal(38, 12)) as source_cost_usd
-from {{ source('bronze', 'traces') }}
+from spans

@@ -11,8 +11,12 @@ select
     user_id,
     assistant,
     model,
+    provider,
     cast(input_tokens as decimal(38, 12)) as input_tokens,
     cast(output_tokens as decimal(38, 12)) as output_tokens,
+    cast(cache_read_tokens as decimal(38, 12)) as cache_read_tokens,
+    cast(cache_write_tokens as decimal(38, 12)) as cache_write_tokens,
+    cast(reasoning_tokens as decimal(38, 12)) as reasoning_tokens,
     cast(tool_calls as decimal(38, 12)) as tool_calls,
     cast(source_cost_usd as decimal(38, 12)) as source_cost_usd,
     event_time

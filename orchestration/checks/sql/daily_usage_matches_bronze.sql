@@ -26,6 +26,43 @@ with accepted_records as (
 
     union all
 
+    -- token details are recorded when above 0; agent spans carry none (stg_traces__spans)
+    select cast(event_time as date), tenant_id, 'llm_cache_read_tokens', cache_read_tokens
+    from int_usage_logs_copies_classified
+    where copy_status = 'accepted' and cache_read_tokens > 0
+
+    union all
+
+    select cast(event_time as date), tenant_id, 'llm_cache_write_tokens', cache_write_tokens
+    from int_usage_logs_copies_classified
+    where copy_status = 'accepted' and cache_write_tokens > 0
+
+    union all
+
+    select cast(event_time as date), tenant_id, 'llm_reasoning_tokens', reasoning_tokens
+    from int_usage_logs_copies_classified
+    where copy_status = 'accepted' and reasoning_tokens > 0
+
+    union all
+
+    select cast(start_time as date), tenant_id, 'llm_cache_read_tokens', cache_read_tokens
+    from int_traces_copies_classified
+    where copy_status = 'accepted' and cache_read_tokens > 0
+
+    union all
+
+    select cast(start_time as date), tenant_id, 'llm_cache_write_tokens', cache_write_tokens
+    from int_traces_copies_classified
+    where copy_status = 'accepted' and cache_write_tokens > 0
+
+    union all
+
+    select cast(start_time as date), tenant_id, 'llm_reasoning_tokens', reasoning_tokens
+    from int_traces_copies_classified
+    where copy_status = 'accepted' and reasoning_tokens > 0
+
+    union all
+
     select cast(start_time as date), tenant_id, 'llm_input_tokens', input_tokens
     from int_traces_copies_classified
     where copy_status = 'accepted' and input_tokens is not null

@@ -1,5 +1,6 @@
 -- fct_usage_records has one row per record_key, each naming its source, tenant, a SPEC meter and
--- its event time, with a quantity and a cost that are never negative.
+-- its event time, with a quantity and a cost that are never negative; the cost is missing only on
+-- the records of unpriced items.
 
 -- One row per UTC day, tenant, meter and source of the records, however many records there are:
 -- a NULL in any of them forms its own group, and the other columns count what the suite forbids.
@@ -30,7 +31,9 @@ select
     count(duplicated_keys.record_key) as duplicated_records,
     min(duplicated_keys.record_key) as first_duplicated_key,
     count(*) - count(records.quantity) as quantity_nulls,
-    count(*) - count(records.cost_usd) as cost_usd_nulls,
+    count(*) filter (
+        where records.cost_usd is null and records.cost_source is distinct from 'unpriced'
+    ) as cost_usd_nulls,
     -- the sign survives the cast to DOUBLE exactly; exact totals are the reconciliations' job
     cast(min(records.quantity) as double) as min_quantity,
     cast(min(records.cost_usd) as double) as min_cost_usd

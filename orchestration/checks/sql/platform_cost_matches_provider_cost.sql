@@ -1,31 +1,40 @@
--- Per UTC day, source and tenant, platform_daily_cost equals the provider cost of the accepted
--- items: LLM requests and spans as costed, session steps at their reported cost (0 when absent).
+-- Per UTC day, source and tenant, platform_daily_cost equals the known provider cost of the
+-- accepted items (LLM requests and spans as costed, session steps at their reported cost, 0 when
+-- absent) and counts the unpriced ones.
 with provider_costs as (
-    select cast(event_time as date) as usage_date, 'usage_logs' as source, tenant_id, cost_usd
+    select
+        cast(event_time as date) as usage_date, 'usage_logs' as source, tenant_id, cost_usd,
+        cost_source
     from int_usage_logs_costed
     where copy_status = 'accepted'
 
     union all
 
-    select cast(start_time as date), 'traces', tenant_id, cost_usd
+    select cast(start_time as date), 'traces', tenant_id, cost_usd, cost_source
     from int_spans_costed
     where copy_status = 'accepted'
 
     union all
 
-    select cast(event_time as date), 'sessions', tenant_id, coalesce(source_cost_usd, 0)
+    select cast(event_time as date), 'sessions', tenant_id, coalesce(source_cost_usd, 0), 'none'
     from int_sessions_copies_classified
     where copy_status = 'accepted'
 ),
 
 provider as (
-    select usage_date, source, tenant_id, sum(cost_usd) as cost_usd
+    select
+        usage_date,
+        source,
+        tenant_id,
+        -- unknown (NULL) costs are left out of the sum and counted instead
+        sum(cost_usd) as cost_usd,
+        count(*) filter (where cost_source = 'unpriced') as unpriced_items
     from provider_costs
     group by usage_date, source, tenant_id
 ),
 
 mart as (
-    select usage_date, source, tenant_id, cost_usd, true as is_present
+    select usage_date, source, tenant_id, cost_usd, unpriced_items, true as is_present
     from platform_daily_cost
 ),
 
@@ -35,7 +44,9 @@ lined_up as (
         coalesce(mart.source, provider.source) as source,
         coalesce(mart.tenant_id, provider.tenant_id) as tenant_id,
         case when mart.is_present then mart.cost_usd else 0 end as mart_cost_usd,
-        coalesce(provider.cost_usd, 0) as provider_cost_usd
+        coalesce(provider.cost_usd, 0) as provider_cost_usd,
+        case when mart.is_present then mart.unpriced_items else 0 end as mart_unpriced_items,
+        coalesce(provider.unpriced_items, 0) as provider_unpriced_items
     from mart
     full outer join provider
         on mart.usage_date = provider.usage_date
@@ -49,6 +60,8 @@ select
     tenant_id,
     mart_cost_usd,
     provider_cost_usd,
-    mart_cost_usd - provider_cost_usd as cost_usd_difference
+    mart_cost_usd - provider_cost_usd as cost_usd_difference,
+    mart_unpriced_items,
+    provider_unpriced_items
 from lined_up
 order by usage_date, source, tenant_id

@@ -1,5 +1,5 @@
--- Per trace, fct_trace_sessions carries exactly the span count, tokens and provider cost summed
--- over the trace's accepted spans.
+-- Per trace, fct_trace_sessions carries exactly the span count, tokens, known provider cost and
+-- unpriced span count summed over the trace's accepted spans.
 
 -- Both sides are summed per trace (a duplicated mart row doubles its trace), lined up, and summed
 -- again per tenant and UTC day of the trace's start, next to the number of traces whose sides
@@ -12,7 +12,8 @@ with spans as (
         count(*) as span_count,
         sum(coalesce(input_tokens, 0)) as input_tokens,
         sum(coalesce(output_tokens, 0)) as output_tokens,
-        sum(cost_usd) as cost_usd
+        sum(cost_usd) as cost_usd,
+        count(*) filter (where cost_source = 'unpriced') as unpriced_spans
     from int_spans_costed
     where copy_status = 'accepted'
     group by trace_id
@@ -27,6 +28,7 @@ mart as (
         sum(input_tokens) as input_tokens,
         sum(output_tokens) as output_tokens,
         sum(cost_usd) as cost_usd,
+        cast(sum(unpriced_spans) as bigint) as unpriced_spans,
         true as is_present
     from fct_trace_sessions
     group by trace_id
@@ -45,7 +47,10 @@ lined_up as (
         case when mart.is_present then mart.output_tokens else 0 end as mart_output_tokens,
         coalesce(spans.output_tokens, 0) as spans_output_tokens,
         case when mart.is_present then mart.cost_usd else 0 end as mart_cost_usd,
-        coalesce(spans.cost_usd, 0) as spans_cost_usd
+        -- unpriced spans have no known cost: a trace of only unpriced spans sums to 0
+        coalesce(spans.cost_usd, 0) as spans_cost_usd,
+        case when mart.is_present then mart.unpriced_spans else 0 end as mart_unpriced_spans,
+        coalesce(spans.unpriced_spans, 0) as spans_unpriced_spans
     from mart
     full outer join spans on mart.trace_id = spans.trace_id
 ),
@@ -56,7 +61,8 @@ compared as (
         mart_span_count is distinct from spans_span_count
         or mart_input_tokens is distinct from spans_input_tokens
         or mart_output_tokens is distinct from spans_output_tokens
-        or mart_cost_usd is distinct from spans_cost_usd as is_off
+        or mart_cost_usd is distinct from spans_cost_usd
+        or mart_unpriced_spans is distinct from spans_unpriced_spans as is_off
     from lined_up
 )
 
@@ -77,7 +83,9 @@ select
     sum(mart_output_tokens) - sum(spans_output_tokens) as output_tokens_difference,
     sum(mart_cost_usd) as mart_cost_usd,
     sum(spans_cost_usd) as spans_cost_usd,
-    sum(mart_cost_usd) - sum(spans_cost_usd) as cost_usd_difference
+    sum(mart_cost_usd) - sum(spans_cost_usd) as cost_usd_difference,
+    cast(sum(mart_unpriced_spans) as bigint) as mart_unpriced_spans,
+    cast(sum(spans_unpriced_spans) as bigint) as spans_unpriced_spans
 from compared
 group by usage_date, tenant_id
 order by usage_date, tenant_id
