@@ -1,5 +1,6 @@
 -- Every usage record (tenant, meter, quantity, event time) derived from accepted items (SPEC 2).
 -- An item's provider cost rides on its first record, so cost is never counted twice.
+-- raw_file / raw_line: where the record's item is in raw/ (a trace record: its root span).
 -- A view: fct_usage_records is its only reader, so writing it as a table too only doubled the
 -- cost of the largest model.
 {{ config(materialized='view') }}
@@ -34,7 +35,9 @@ select
     event_time,
     delivery_date,
     cast(0 as decimal(38, 12)) as cost_usd,
-    source_cost_usd
+    source_cost_usd,
+    source_file as raw_file,
+    line_number as raw_line
 from events
 
 union all
@@ -49,7 +52,9 @@ select
     event_time,
     delivery_date,
     cost_usd,
-    source_cost_usd
+    source_cost_usd,
+    source_file,
+    line_number
 from requests
 
 union all
@@ -64,7 +69,9 @@ select
     event_time,
     delivery_date,
     cast(0 as decimal(38, 12)),
-    null
+    null,
+    source_file,
+    line_number
 from requests
 
 union all
@@ -79,7 +86,9 @@ select
     event_time,
     delivery_date,
     cast(0 as decimal(38, 12)),
-    null
+    null,
+    source_file,
+    line_number
 from requests
 where tool_calls > 0
 
@@ -95,7 +104,9 @@ select
     start_time,
     delivery_date,
     cost_usd,
-    source_cost_usd
+    source_cost_usd,
+    source_file,
+    line_number
 from spans
 where input_tokens is not null
 
@@ -111,7 +122,9 @@ select
     start_time,
     delivery_date,
     case when input_tokens is null then cost_usd else cast(0 as decimal(38, 12)) end,
-    null
+    null,
+    source_file,
+    line_number
 from spans
 where output_tokens is not null
 
@@ -127,7 +140,9 @@ select
     started_at,
     root_delivery_date,
     cast(0 as decimal(38, 12)),
-    null
+    null,
+    root_source_file,
+    root_line_number
 from traces
 
 union all
@@ -142,5 +157,7 @@ select
     event_time,
     delivery_date,
     coalesce(source_cost_usd, 0),
-    null
+    null,
+    source_file,
+    line_number
 from steps
