@@ -72,15 +72,15 @@ def record_invoice_records(
     start, end = period_bounds(month)
     target = invoice_records_dir(home) / f"{month}.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
-    billed = sorted(billed_records_dir(home).glob("*.parquet"))
+    billed = billed_records_dir(home)
     con = _connect()
     try:
         con.execute(f"ATTACH {sql_literal(marts)} AS marts (READ_ONLY)")
         con.register("invoice_lines", _lines_table(invoices))
         con.register("invoiced", pa.table({"tenant_id": [i["tenant_id"] for i in invoices]}))
         billed_sql = (
-            f"SELECT * FROM read_parquet({sql_literal([str(p) for p in billed])})"
-            if billed
+            f"SELECT * FROM read_parquet({sql_literal(billed / '*.parquet')})"
+            if any(billed.glob("*.parquet"))
             else "SELECT NULL::VARCHAR AS tenant_id, NULL::VARCHAR AS period, "
             "NULL::VARCHAR AS meter, NULL::VARCHAR AS record_key, NULL::DECIMAL(38, 12) AS "
             "quantity, NULL::VARCHAR AS source, NULL::TIMESTAMPTZ AS event_time, NULL::DATE AS "
