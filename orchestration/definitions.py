@@ -23,6 +23,7 @@ from orchestration.jobs import (
 from orchestration.resources import MeterlineResource
 from orchestration.sample_data import generate_sample_month
 from orchestration.settings import resolve_home
+from orchestration.simulation_job import simulate_month_job
 
 DEFAULT_GRACE_PERIOD_DAYS = 3
 
@@ -51,7 +52,13 @@ def build_definitions(home: Path | None = None, catalog: Path | None = None) -> 
             invoices,
         ],
         asset_checks=[reconciliation_checks],
-        jobs=[meterline_run, meterline_rebuild, meterline_invoice, generate_sample_month],
+        jobs=[
+            meterline_run,
+            meterline_rebuild,
+            meterline_invoice,
+            generate_sample_month,
+            simulate_month_job,
+        ],
         schedules=[
             nightly_delivery_schedule,
             monthly_invoice_schedule(_grace_period_days(meterline)),
