@@ -9,21 +9,27 @@ DBT_DIRS := --project-dir dbt_project --profiles-dir dbt_project
 METERLINE_HOME ?= $(CURDIR)/data
 DAGSTER_HOME ?= $(METERLINE_HOME)/dagster
 
-.PHONY: install demo test dev lint format bench clean
+.PHONY: install demo test test-browser dev lint format bench clean
 
 ## install: uv (bootstrapped with pip when missing), the locked packages, the dbt manifest
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 	$(DBT) parse $(DBT_DIRS) --quiet
+	@# the browser tests drive Debian's chromium (never `playwright install`, which downloads one)
+	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
 
 ## demo: generate a sample month, run the whole pipeline, issue invoices, print where they are
 demo: install
 	METERLINE_HOME=$(METERLINE_HOME) DAGSTER_HOME=$(DAGSTER_HOME) $(UV) run --frozen meterline demo
 
-## test: the whole test suite (what CI runs)
+## test: the whole test suite but the browser tests (CI runs both targets)
 test: install
-	$(UV) run --frozen pytest -q
+	$(UV) run --frozen pytest -q -m "not browser"
+
+## test-browser: the report opened in Debian chromium by Playwright (screenshot in test-artifacts/)
+test-browser: install
+	$(UV) run --frozen pytest -q -m browser
 
 ## dev: the Dagster UI (webserver + daemon) on this project and METERLINE_HOME
 dev: install

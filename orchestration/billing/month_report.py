@@ -237,13 +237,16 @@ def _included_section(
     figure = go.Figure()
     for meter, (tenants, shares) in sorted(bars.items()):
         figure.add_trace(go.Bar(name=meter, x=tenants, y=shares))
-    for threshold, color in ((90, "#f59f00"), (100, "#e03131")):
+    for threshold, color, position in (
+        (90, "#f59f00", "bottom right"),
+        (100, "#e03131", "top right"),
+    ):
         figure.add_hline(
             y=threshold,
             line_dash="dash",
             line_color=color,
             annotation_text=f"{threshold}% alert",
-            annotation_position="top left",
+            annotation_position=position,
         )
     figure.update_layout(
         barmode="group",
