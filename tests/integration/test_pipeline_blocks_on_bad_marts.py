@@ -18,23 +18,14 @@ from orchestration.resources import MeterlineResource
 from orchestration.run_state import checks_failed
 from orchestration.settings import HomeLayout
 
-MARTS = [
-    "tenant_daily_usage",
-    "tenant_monthly_usage",
-    "fct_trace_sessions",
-    "fct_usage_records",
-    "platform_daily_cost",
-    "ingest_audit",
-    "agent_daily_stats",
-    "quarantine",
-]
+MARTS = ["tenant_daily_usage", "tenant_monthly_usage", "fct_trace_sessions", "fct_usage_records",
+         "platform_daily_cost", "ingest_audit", "agent_daily_stats", "quarantine"]
 
 
 def digest(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        for p in sorted(folder.rglob("*")) if p.is_file()
     }
 
 
@@ -46,16 +37,7 @@ def published_home(sample_home: Path, monkeypatch) -> Path:
     result = runner.invoke(main, ["run", "--home", str(sample_home)])
     assert result.exit_code == 0, result.output
     result = runner.invoke(
-        main,
-        [
-            "invoice",
-            "--home",
-            str(sample_home),
-            "--month",
-            "2026-10",
-            "--now",
-            "2026-10-20T00:00:00Z",
-        ],
+        main, ["invoice", "--home", str(sample_home), "--month", "2026-10", "--now", "2026-10-20T00:00:00Z"]
     )
     assert result.exit_code == 0, result.output
     return sample_home
@@ -69,14 +51,7 @@ def verify_and_publish(home: Path) -> dg.ExecuteInProcessResult:
         | dg.AssetSelection.checks_for_assets(*MARTS),
     )
     defs = dg.Definitions(
-        assets=[
-            *RAW_SOURCES,
-            bronze_ingest,
-            catalog_model_prices,
-            dbt_models,
-            published_marts,
-            invoices,
-        ],
+        assets=[*RAW_SOURCES, bronze_ingest, catalog_model_prices, dbt_models, published_marts, invoices],
         asset_checks=[reconciliation_checks],
         jobs=[verify],
         resources={"meterline": MeterlineResource(home=str(home)), "dbt": dbt_resource()},
@@ -111,16 +86,7 @@ def test_tampered_daily_mart_blocks_publish_and_invoices(published_home: Path):
 
     # `meterline invoice` refuses while the latest build failed a blocking check
     result = CliRunner().invoke(
-        main,
-        [
-            "invoice",
-            "--home",
-            str(published_home),
-            "--month",
-            "2026-10",
-            "--now",
-            "2026-10-21T00:00:00Z",
-        ],
+        main, ["invoice", "--home", str(published_home), "--month", "2026-10", "--now", "2026-10-21T00:00:00Z"]
     )
     assert result.exit_code == 1
     assert digest(layout.invoices) == invoices_before
