@@ -133,7 +133,8 @@ TAMPERINGS = {
         "fct_usage_records",
         "update fct_usage_records set cost_usd = -0.000000000001 "
         "where record_key = 'usage_logs:r2:llm_input_tokens'",
-        {"fct_usage_records_contract"},
+        # the feature mart no longer adds up to the records' cost either
+        {"fct_usage_records_contract", "feature_monthly_usage_matches_usage_cost"},
         {
             "fct_usage_records_contract": "tenant acme, meter llm_input_tokens, 2026-10-03, "
             "source usage_logs: min_cost_usd -1e-12 below 0",
@@ -152,7 +153,12 @@ TAMPERINGS = {
     "trace tokens off": (
         "fct_trace_sessions",
         "update fct_trace_sessions set output_tokens = 165 where trace_id = 't1'",
-        {"trace_sessions_match_spans"},
+        # the team and platform views were built from the sessions before the change
+        {
+            "trace_sessions_match_spans",
+            "team_daily_stats_match_sessions",
+            "platform_daily_stats_match_sessions",
+        },
         {
             "trace_sessions_match_spans": "tenant acme, 2026-10-03, first trace off t1: "
             "output_tokens mart 185 vs spans 184; traces_off 1 above 0",
@@ -171,7 +177,12 @@ TAMPERINGS = {
     "trace session counted twice": (
         "fct_trace_sessions",
         "insert into fct_trace_sessions select * from fct_trace_sessions where trace_id = 't2'",
-        {"trace_sessions_match_spans", "fct_trace_sessions_contract"},
+        {
+            "trace_sessions_match_spans",
+            "fct_trace_sessions_contract",
+            "team_daily_stats_match_sessions",
+            "platform_daily_stats_match_sessions",
+        },
         {
             "trace_sessions_match_spans": "tenant acme, 2026-10-03, first trace off t2: "
             "span_count mart 4 vs spans 3; input_tokens mart 1012 vs spans 912; "
@@ -183,7 +194,8 @@ TAMPERINGS = {
     "failed trace billed": (
         "fct_trace_sessions",
         "update fct_trace_sessions set is_billable = true where trace_id = 't2'",
-        {"fct_trace_sessions_contract"},
+        # the platform view counted one billable session that day, now there are two
+        {"fct_trace_sessions_contract", "platform_daily_stats_match_sessions"},
         {
             "fct_trace_sessions_contract": "tenant acme, 2026-10-03: "
             "status error with is_billable True",
@@ -194,6 +206,34 @@ TAMPERINGS = {
         "update fct_trace_sessions set duration_ms = -1 where trace_id = 't1'",
         {"fct_trace_sessions_contract"},
         {"fct_trace_sessions_contract": "tenant acme, 2026-10-03: min_duration_ms -1 below 0"},
+    ),
+    "team cost off": (
+        "team_daily_stats",
+        "update team_daily_stats set cost_usd = 0.005",
+        {"team_daily_stats_match_sessions"},
+        {
+            "team_daily_stats_match_sessions": "tenant acme, 2026-10-03: "
+            "cost_usd mart 0.005 vs facts 0.005496",
+        },
+    ),
+    "platform day missing a billable session": (
+        "platform_daily_stats",
+        "update platform_daily_stats set billable_sessions = 0",
+        {"platform_daily_stats_match_sessions"},
+        {
+            "platform_daily_stats_match_sessions": "2026-10-03: "
+            "billable_sessions mart 0 vs facts 1",
+        },
+    ),
+    "feature cost counted twice": (
+        "feature_monthly_usage",
+        "insert into feature_monthly_usage select * from feature_monthly_usage "
+        "where source = 'sessions'",
+        {"feature_monthly_usage_matches_usage_cost"},
+        {
+            "feature_monthly_usage_matches_usage_cost": "tenant globex, source sessions, "
+            "month 2026-10-01: cost_usd mart 0.00566 vs facts 0.00283",
+        },
     ),
     "more error sessions than sessions": (
         "agent_daily_stats",
@@ -458,3 +498,22 @@ def test_the_checks_connection_is_read_only_utc_and_memory_bounded(warehouse: Pa
             connection.execute("delete from fct_usage_records")
 
     assert settings == {"access_mode": "read_only", "TimeZone": "UTC", "memory_limit": "512.0 MiB"}
+
+
+def test_the_margin_adds_up_to_the_records_cost_and_its_billed_total(
+    warehouse: Path, home: Path, tamper: Callable[[str], None]
+) -> None:
+    rule = "tenant_monthly_margin_matches_usage_cost"
+    assert run_rule(rule, warehouse, home).passed
+
+    # globex's records cost 0.00283 in October (conftest); a margin built on a stale cost breaks
+    tamper(
+        "update tenant_monthly_margin set provider_cost_usd = 0.002, margin_usd = -0.002 "
+        "where tenant_id = 'globex'"
+    )
+    outcome = run_rule(rule, warehouse, home)
+
+    assert not outcome.passed and outcome.guards_money
+    assert outcome.summary == (
+        "tenant globex, month 2026-10-01: cost_usd mart 0.002 vs records 0.00283"
+    )
