@@ -339,6 +339,8 @@ def _run_invoice(ctx: Context, month: str, now: str | None) -> None:
     ok = _execute(
         ctx,
         "meterline_invoice",
+        # the margin's check (GX) runs last, on the new published version
+        preload=GX_RUNNER,
         partition_key=f"{month}-01",
         run_config={"ops": {"invoices": {"config": {"now": now}}}},
     )
