@@ -89,10 +89,12 @@ def main() -> None:
     month = ["--month", "2026-10"]
     print(f"invoice (final): {timed('invoice', *month, '--now', '2026-11-04T00:00:00Z'):.1f} s")
     csv = home / "explain-t001.csv"
-    print(f"explain t001 --csv: {timed('explain', *month, '--tenant', 't001', '--csv', str(csv)):.1f} s")
+    print(
+        f"explain t001 --csv: {timed('explain', *month, '--tenant', 't001', '--csv', str(csv)):.1f} s"
+    )
     print(f"explain t001: {timed('explain', *month, '--tenant', 't001'):.1f} s")
     other = home / "double.yml"
-    catalog = (Path(__file__).resolve().parents[1] / "orchestration/billing/default_catalog.yml")
+    catalog = Path(__file__).resolve().parents[1] / "orchestration/billing/default_catalog.yml"
     other.write_text(catalog.read_text().replace('monthly_fee: "250.00"', 'monthly_fee: "300.00"'))
     print(f"simulate: {timed('simulate', *month, '--with', str(other)):.1f} s")
 

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.billing.invoice_records import invoice_records_dir
+from orchestration.billing.invoice_records import connect_in_memory, invoice_records_dir
 from orchestration.billing.lifecycle import invoice_file_stem
 from orchestration.billing.rating import quantity_text
-from orchestration.settings import duckdb_memory_limit
 from orchestration.sql_text import sql_literal
 
 CSV_COLUMNS = (
@@ -69,9 +68,8 @@ def explain_invoice(
         for line in invoice["lines"]
         if line["type"] in ("usage", "adjustment") and (meter is None or line["meter"] == meter)
     ]
-    con = duckdb.connect(config={"memory_limit": duckdb_memory_limit()})
+    con = connect_in_memory(home)
     try:
-        con.execute("SET TimeZone = 'UTC'")
         filters = f"tenant_id = {sql_literal(tenant)}"
         if meter:
             filters += f" AND meter = {sql_literal(meter)}"

@@ -73,7 +73,7 @@ def record_invoice_records(
     target = invoice_records_dir(home) / f"{month}.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
     billed = billed_records_dir(home)
-    con = _connect()
+    con = connect_in_memory(home)
     try:
         con.execute(f"ATTACH {sql_literal(marts)} AS marts (READ_ONLY)")
         con.register("invoice_lines", _lines_table(invoices))
@@ -111,7 +111,7 @@ def records_problems(home: Path, month: str, invoices: Sequence[Mapping[str, Any
     path = invoice_records_dir(home) / f"{month}.parquet"
     if not path.exists():
         return [f"{month}: no invoice records written"]
-    con = _connect()
+    con = connect_in_memory(home)
     try:
         con.register("invoice_lines", _lines_table(invoices))
         rows = con.execute(
@@ -150,10 +150,13 @@ def invoice_records_query(home: Path) -> str:
     return f"SELECT {columns} FROM read_parquet({sql_literal(folder / '*.parquet')})"
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
+def connect_in_memory(home: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection in UTC whose spill files go under the home (by default
+    DuckDB spills to `.tmp` in the working directory, wherever the command was started)."""
     con = duckdb.connect(
         config={
             "memory_limit": duckdb_memory_limit(),
+            "temp_directory": str(home / "warehouse" / "billing.tmp"),
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
         }
