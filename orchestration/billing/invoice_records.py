@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from orchestration.billing.rating import period_bounds
 from orchestration.billing.state import BILLED_RECORDS, INVOICE_RECORDS, state_dir
@@ -69,6 +68,8 @@ def record_invoice_records(
 ) -> Path:
     """Write the month's `invoice_records` file (and, when `final`, its `billed_records` file)
     from the invoices just issued and `fct_usage_records` of the DuckDB file `marts`."""
+    import pyarrow as pa
+
     start, end = period_bounds(month)
     target = invoice_records_dir(home) / f"{month}.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -165,7 +166,11 @@ def connect_in_memory(home: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _lines_table(invoices: Sequence[Mapping[str, Any]]) -> pa.Table:
+def _lines_table(invoices: Sequence[Mapping[str, Any]]):
+    """The usage and adjustment lines of `invoices` as an Arrow table of strings."""
+    # pyarrow takes a second to import: `meterline explain` reads the records without it
+    import pyarrow as pa
+
     rows = [
         {
             "invoice_number": invoice["invoice_number"],
