@@ -347,6 +347,7 @@ def _run_invoice(ctx: Context, month: str, now: str | None) -> None:
     if not ok:
         sys.exit(EXIT_CHECK_FAILED)
     click.echo(f"invoices: {ctx.layout.invoices / month}")
+    click.echo(f"report:   {ctx.layout.home / 'reports' / f'{month}.html'}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ and unpriced usage.
 from __future__ import annotations
 
 import html
+import math
 import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -230,28 +231,35 @@ def _included_section(
                 )
             )
             classes.append("alert-100" if mark.startswith("100") else "alert-90" if mark else "")
-            if share is not None:
+            # a log axis keeps 5% and 2000% readable on one chart; a zero has no bar to draw
+            if share:
                 tenants, shares = bars[meter]
                 tenants.append(invoice["tenant_id"])
                 shares.append(float(share))
     figure = go.Figure()
     for meter, (tenants, shares) in sorted(bars.items()):
         figure.add_trace(go.Bar(name=meter, x=tenants, y=shares))
-    for threshold, color, position in (
-        (90, "#f59f00", "bottom right"),
-        (100, "#e03131", "top right"),
-    ):
-        figure.add_hline(
-            y=threshold,
-            line_dash="dash",
-            line_color=color,
-            annotation_text=f"{threshold}% alert",
-            annotation_position=position,
-        )
+    # the alert thresholds as dashed lines across the chart; on a log axis plotly places shapes
+    # in data units but annotations in log10 units
+    for threshold, color, shift in ((90, "#f59f00", -10), (100, "#e03131", 10)):
+        figure.add_shape(
+            type="line", xref="paper", x0=0, x1=1, yref="y", y0=threshold, y1=threshold,
+            line={"dash": "dash", "color": color},
+        )  # fmt: skip
+        figure.add_annotation(
+            xref="paper", x=1, xanchor="right", yref="y", y=math.log10(threshold),
+            yshift=shift, text=f"{threshold}% alert", showarrow=False, font={"color": color},
+        )  # fmt: skip
     figure.update_layout(
         barmode="group",
-        title="Usage as % of included quantity (meters with an included quantity)",
+        title="Usage as % of included quantity (meters with an included quantity, log scale)",
         yaxis_title="% of included",
+        yaxis_type="log",
+        # from below the smallest bar to above the largest, both thresholds always in view
+        yaxis_range=[
+            math.log10(min([50.0, *(v for _, shares in bars.values() for v in shares)]) / 2),
+            math.log10(max([120.0, *(v for _, shares in bars.values() for v in shares)]) * 1.3),
+        ],
         height=420,
         margin={"t": 60, "b": 40},
     )
