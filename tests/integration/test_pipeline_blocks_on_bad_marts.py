@@ -19,7 +19,8 @@ from orchestration.run_state import checks_failed
 from orchestration.settings import HomeLayout
 
 MARTS = ["tenant_daily_usage", "tenant_monthly_usage", "fct_trace_sessions", "fct_usage_records",
-         "platform_daily_cost", "ingest_audit", "agent_daily_stats", "quarantine"]
+         "platform_daily_cost", "ingest_audit", "agent_daily_stats", "quarantine",
+         "team_daily_stats", "platform_daily_stats", "feature_monthly_usage"]
 
 
 def digest(folder: Path) -> dict[str, str]:
