@@ -78,7 +78,8 @@ def record_invoice_records(
     try:
         con.execute(f"ATTACH {sql_literal(marts)} AS marts (READ_ONLY)")
         con.register("invoice_lines", _lines_table(invoices))
-        con.register("invoiced", pa.table({"tenant_id": [i["tenant_id"] for i in invoices]}))
+        tenants = pa.array([i["tenant_id"] for i in invoices], pa.string())
+        con.register("invoiced", pa.table({"tenant_id": tenants}))
         billed_sql = (
             f"SELECT * FROM read_parquet({sql_literal(billed / '*.parquet')})"
             if any(billed.glob("*.parquet"))
