@@ -26,6 +26,7 @@ from orchestration.pull.sources import SourcesError, load_sources
 from orchestration.resources import MeterlineResource
 from orchestration.sample_data import generate_sample_month
 from orchestration.settings import resolve_home
+from orchestration.simulation_job import simulate_month_job
 
 DEFAULT_GRACE_PERIOD_DAYS = 3
 
@@ -71,6 +72,7 @@ def build_definitions(home: Path | None = None, catalog: Path | None = None) -> 
             meterline_invoice,
             generate_sample_month,
             *pulls["jobs"],
+            simulate_month_job,
         ],
         schedules=[
             nightly_delivery_schedule,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import duckdb
 from orchestration.settings import duckdb_memory_limit
 from orchestration.sql_text import sql_literal
 
-# SPEC 7: the tables analysts get, in schema main (plus fct_invoice_lines, from invoicing).
+# SPEC 7: the tables analysts get, in schema main (plus the invoice tables, from invoicing).
 PUBLISHED_TABLES = (
     "fct_trace_sessions",
     "fct_usage_records",
@@ -31,21 +32,32 @@ PUBLISHED_TABLES = (
     "unpriced_usage",
     "quarantine",
     "ingest_audit",
+    "team_daily_stats",
+    "platform_daily_stats",
+    "feature_monthly_usage",
 )
-INVOICE_LINES_TABLE = "fct_invoice_lines"
 # Older DuckDB readers (1.4+, e.g. an analyst's CLI or DBeaver) can open the published file.
 STORAGE_COMPATIBILITY = "v1.4.0"
 _KEEP_VERSIONS = 3
 
 
+# Called with a new version's marts.duckdb before it becomes current; raises to refuse it.
+Audit = Callable[[Path], None]
+
+
 def publish_marts(
-    warehouse: Path, published: Path, invoice_lines_sql: str, tables=PUBLISHED_TABLES
+    warehouse: Path,
+    published: Path,
+    invoice_tables: Mapping[str, str],
+    tables=PUBLISHED_TABLES,
+    audit: Audit | None = None,
 ) -> dict[str, int]:
-    """Copy `tables` from the build warehouse, and the invoice lines, into a new published
-    version and make it current; returns the row count of each table."""
+    """Copy `tables` from the build warehouse, and the invoice tables (name -> query, run in
+    order after them), into a new published version; once `audit` accepts it, make it current.
+    Returns the row count of each table."""
     version = _new_version(published)
     sources = {table: f"SELECT * FROM build.main.{table}" for table in tables}
-    sources[INVOICE_LINES_TABLE] = invoice_lines_sql
+    sources.update(invoice_tables)
     con = duckdb.connect(
         str(version / "marts.duckdb"),
         config={
@@ -54,38 +66,54 @@ def publish_marts(
         },
     )
     try:
+        con.execute("SET TimeZone = 'UTC'")
         con.execute(f"ATTACH {sql_literal(warehouse)} AS build (READ_ONLY)")
         counts = _write_tables(con, version, sources)
         con.execute("DETACH build")
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    _make_current(published, version)
+    _audit_and_make_current(published, version, audit)
     return counts
 
 
-def republish_table(published: Path, table: str, query: str) -> int:
-    """Replace one table of the published marts (fct_invoice_lines after invoicing) in a new
-    version; the other tables are carried over unchanged. Returns its row count."""
+def republish_tables(
+    published: Path, queries: Mapping[str, str], audit: Audit | None = None
+) -> dict[str, int]:
+    """Replace some tables of the published marts (the invoice tables after invoicing), in order,
+    in a new version; the other tables are carried over unchanged. Returns their row counts."""
     current = published / "current"
     if not current.exists():
-        return 0
+        return {}
     version = _new_version(published)
     shutil.copyfile(current / "marts.duckdb", version / "marts.duckdb")
     for parquet in (current / "parquet").glob("*.parquet"):
-        if parquet.stem != table:
+        if parquet.stem not in queries:
             os.link(parquet.resolve(), version / "parquet" / parquet.name)
     con = duckdb.connect(
         str(version / "marts.duckdb"), config={"memory_limit": duckdb_memory_limit()}
     )
     try:
-        con.execute(f"DROP TABLE IF EXISTS main.{table}")
-        count = _write_tables(con, version, {table: query})[table]
+        con.execute("SET TimeZone = 'UTC'")
+        for table in queries:
+            con.execute(f"DROP TABLE IF EXISTS main.{table}")
+        counts = _write_tables(con, version, queries)
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    _audit_and_make_current(published, version, audit)
+    return counts
+
+
+def _audit_and_make_current(published: Path, version: Path, audit: Audit | None) -> None:
+    """Write-audit-publish: a version the audit refuses is removed and never becomes current."""
+    if audit is not None:
+        try:
+            audit(version / "marts.duckdb")
+        except BaseException:
+            shutil.rmtree(version, ignore_errors=True)
+            raise
     _make_current(published, version)
-    return count
 
 
 def _new_version(published: Path) -> Path:

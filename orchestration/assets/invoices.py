@@ -7,10 +7,14 @@ import dagster as dg
 import duckdb
 from dagster import AssetExecutionContext
 
-from orchestration.billing.invoice_lines import invoice_lines_query, write_invoice_lines
+from orchestration.billing.invoice_lines import write_invoice_lines
+from orchestration.billing.invoice_records import record_invoice_records, records_problems
+from orchestration.billing.invoice_tables import invoice_tables, invoice_tables_audit
 from orchestration.billing.lifecycle import issue_month, money_check
+from orchestration.billing.month_report import write_month_report
+from orchestration.billing.state import LINES, state_dir
 from orchestration.partitions import billing_month_partitions
-from orchestration.publish import republish_table
+from orchestration.publish import republish_tables
 from orchestration.resources import MeterlineResource
 from orchestration.run_state import invoicing_blocked_reason
 
@@ -79,7 +83,13 @@ def invoice_problems(result, monthly_usage: dict) -> list[str]:
             asset="invoices",
             description="Each invoice's usage equals tenant_monthly_usage and its total equals "
             "the sum of its lines.",
-        )
+        ),
+        dg.AssetCheckSpec(
+            "invoice_records_add_up",
+            asset="invoices",
+            description="The records of every usage and adjustment line (fct_invoice_records) "
+            "add up exactly to the line's quantity.",
+        ),
     ],
 )
 def invoices(
@@ -91,22 +101,77 @@ def invoices(
     if blocked:
         raise ChecksFailedError(blocked)
     month = context.partition_key[:7]
-    monthly_usage = read_monthly_usage(layout.published / "marts.duckdb")
+    marts = (layout.published / "marts.duckdb").resolve()
+    monthly_usage = read_monthly_usage(marts)
+    catalog = meterline.load_catalog()
+
+    def record_invoices(invoices, final):
+        record_invoice_records(layout.home, month, invoices, final, marts)
+
     result = issue_month(
-        layout.home, month, parse_now(config.now), meterline.load_catalog(), monthly_usage
+        layout.home,
+        month,
+        parse_now(config.now),
+        catalog,
+        monthly_usage,
+        record_invoices if marts.exists() else None,
     )
     problems = invoice_problems(result, monthly_usage)
-    write_invoice_lines(layout.invoices, month, result.lines)
-    republish_table(layout.published, "fct_invoice_lines", invoice_lines_query(layout.invoices))
+    record_problems = (
+        records_problems(layout.home, month, result.invoices) if marts.exists() else []
+    )
+    write_invoice_lines(state_dir(layout.home, LINES), month, result.lines)
+    report = write_month_report(layout.home, month, result, catalog, marts)
+    republish_tables(
+        layout.published, invoice_tables(layout.home), audit=invoice_tables_audit(layout.home)
+    )
     yield dg.AssetCheckResult(
         check_name="invoices_match_usage_and_lines",
         passed=not problems,
-        metadata={"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")},
+        metadata={"problems": _problems_markdown(problems)},
     )
-    yield dg.MaterializeResult(
-        metadata={
-            "status": result.status,
-            "invoices": len(result.invoices),
-            "folder": dg.MetadataValue.path(str(layout.invoices / month)),
-        }
+    yield dg.AssetCheckResult(
+        check_name="invoice_records_add_up",
+        passed=not record_problems,
+        metadata={"problems": _problems_markdown(record_problems)},
     )
+    yield dg.MaterializeResult(metadata=invoice_metadata(result, report))
+
+
+def _problems_markdown(problems: list[str]) -> dg.MetadataValue:
+    return dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")
+
+
+def invoice_metadata(result, report) -> dict:
+    """What the Dagster UI shows for a month: invoices by status, total billed, the ten largest
+    invoices, and numbers Dagster plots across partitions (total billed, invoices, unbilled
+    tenants), with a link to the month's report."""
+    invoices = result.invoices
+    by_status: dict[str, int] = {}
+    for invoice in invoices:
+        by_status[invoice["status"]] = by_status.get(invoice["status"], 0) + 1
+    total = sum((Decimal(i["total"]) for i in invoices), Decimal(0))
+    largest = sorted(invoices, key=lambda i: (-Decimal(i["total"]), i["tenant_id"]))[:10]
+    table = ["| invoice | tenant | plan | status | total |", "| --- | --- | --- | --- | ---: |"]
+    table += [
+        f"| {i['invoice_number'] or '(draft)'} | {_cell(i['tenant_id'])} | {_cell(i['plan'])} "
+        f"| {i['status']} | {i['total']} |"
+        for i in largest
+    ]
+    return {
+        "status": result.status,
+        "invoices": dg.MetadataValue.int(len(invoices)),
+        "total_billed": dg.MetadataValue.float(float(total)),
+        "total_billed_text": f"{total:.2f} {invoices[0]['currency'] if invoices else ''}".strip(),
+        "unbilled_tenants": dg.MetadataValue.int(len({r["tenant_id"] for r in result.unbilled})),
+        "invoices_by_status": dg.MetadataValue.md(
+            "\n".join(f"- {status}: {n}" for status, n in sorted(by_status.items())) or "none"
+        ),
+        "largest_invoices": dg.MetadataValue.md("\n".join(table)),
+        "folder": dg.MetadataValue.path(str(result.folder)),
+        "report": dg.MetadataValue.url(report.as_uri()),
+    }
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

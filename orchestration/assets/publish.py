@@ -2,10 +2,14 @@
 
 import dagster as dg
 
-from orchestration.billing.invoice_lines import invoice_lines_query
+from orchestration.billing.invoice_tables import (
+    PublishedChecksFailedError,
+    invoice_tables,
+    invoice_tables_audit,
+)
 from orchestration.publish import PUBLISHED_TABLES, publish_marts
 from orchestration.resources import MeterlineResource
-from orchestration.run_state import clear_checks_failed, mark_run_published
+from orchestration.run_state import clear_checks_failed, mark_checks_failed, mark_run_published
 
 
 @dg.asset(
@@ -19,7 +23,16 @@ def published_marts(
 ) -> dg.MaterializeResult:
     """published/marts.duckdb and published/parquet/<table>.parquet, only after every check passed."""
     layout = meterline.layout
-    counts = publish_marts(layout.warehouse, layout.published, invoice_lines_query(layout.invoices))
+    try:
+        counts = publish_marts(
+            layout.warehouse,
+            layout.published,
+            invoice_tables(layout.home),
+            audit=invoice_tables_audit(layout.home),
+        )
+    except PublishedChecksFailedError as err:
+        mark_checks_failed(layout, [{"rule": "published_invoice_tables", "summary": str(err)}])
+        raise
     clear_checks_failed(layout)
     mark_run_published(layout, context.run.run_id)
     return dg.MaterializeResult(

@@ -1,7 +1,8 @@
 """Rated invoice lines as a warehouse table, so analysts can join invoices to usage.
 
-Each invoiced month keeps one Parquet file, `invoices/.lines/YYYY-MM.parquet`, rewritten with the
-drafts and frozen once the month is final; publish exposes them all as `fct_invoice_lines`.
+Each invoiced month keeps one Parquet file, `state/billing/lines/YYYY-MM.parquet` (the `lines_dir`
+of `orchestration.billing.state`), rewritten with the drafts and frozen once the month is final;
+publish exposes them all as `fct_invoice_lines`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import pyarrow as pa
 from orchestration.billing.lifecycle import LINE_COLUMNS
 from orchestration.sql_text import sql_literal
 
-LINES_DIR = ".lines"
 _TYPED = {
     "line_no": "INTEGER",
     "quantity": "DECIMAL(38, 12)",
@@ -27,13 +27,9 @@ _TYPED = {
 SELECT_TYPED = ", ".join(f"CAST({c} AS {_TYPED.get(c, 'VARCHAR')}) AS {c}" for c in LINE_COLUMNS)
 
 
-def lines_glob(invoices_root: Path) -> str:
-    return str(invoices_root / LINES_DIR / "*.parquet")
-
-
-def write_invoice_lines(invoices_root: Path, month: str, rows: list[dict]) -> Path:
+def write_invoice_lines(lines_dir: Path, month: str, rows: list[dict]) -> Path:
     """Replace the month's invoice lines file with `rows` (typed: exact decimals, 2-decimal money)."""
-    target = invoices_root / LINES_DIR / f"{month}.parquet"
+    target = lines_dir / f"{month}.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
     table = pa.table(
         {
@@ -54,9 +50,9 @@ def write_invoice_lines(invoices_root: Path, month: str, rows: list[dict]) -> Pa
     return target
 
 
-def invoice_lines_query(invoices_root: Path) -> str:
+def invoice_lines_query(lines_dir: Path) -> str:
     """SQL for every invoice line written so far (an empty, typed relation when there is none)."""
-    if any((invoices_root / LINES_DIR).glob("*.parquet")):
-        return f"SELECT * FROM read_parquet({sql_literal(lines_glob(invoices_root))})"
+    if any(lines_dir.glob("*.parquet")):
+        return f"SELECT * FROM read_parquet({sql_literal(lines_dir / '*.parquet')})"
     empty = ", ".join(f"CAST(NULL AS {_TYPED.get(c, 'VARCHAR')}) AS {c}" for c in LINE_COLUMNS)
     return f"SELECT {empty} LIMIT 0"

@@ -2,9 +2,9 @@
 
 `issue_month` writes `home/invoices/YYYY-MM/` as drafts until the month's grace period is over, then
 finalizes it once, numbering invoices gaplessly. What every final invoice billed, per (period,
-meter), is kept in `home/invoices/.ledger/YYYY-MM.json`, outside the month folders (whose manifest
-must cover every file): the ledger file is both the month's "final" marker and the basis of the
-adjustment lines that bill late usage of final periods exactly once.
+meter), is kept in `home/state/billing/ledger/YYYY-MM.json`, outside `invoices/` (SPEC 6): the
+ledger file is both the month's "final" marker and the basis of the adjustment lines that bill
+late usage of final periods exactly once.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import os
 import re
 import string
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -37,8 +37,8 @@ from orchestration.billing.rating import (
     tier_bands,
     utc_timestamp,
 )
+from orchestration.billing.state import LEDGER, state_dir
 
-LEDGER_DIR = ".ledger"
 MANIFEST = "manifest.json"
 SUMMARY_COLUMNS = (
     "invoice_number",
@@ -231,6 +231,7 @@ def issue_month(
     now: datetime,
     catalog: Catalog,
     monthly_usage: Mapping[tuple[str, str], Usage],
+    record_invoices: Callable[[Sequence[Mapping[str, Any]], bool], None] | None = None,
 ) -> IssueResult:
     """Write (draft) or finalize the invoices of billing period `month` under `home/invoices/`.
 
@@ -239,11 +240,13 @@ def issue_month(
     `grace_period_days` every run rewrites the drafts; the first run at or after it finalizes
     (numbers `INV-YYYYMM-0001`... in UTF-8 byte order of tenant_id); a final month is never
     rewritten and later runs return `already_final` with the invoices as written.
+    `record_invoices(invoices, final)` is called once the month's files are written and before the
+    ledger file makes the month final, so whatever it records is never missing for a final month.
     """
     start, end = period_bounds(month)
-    invoices_dir = home / "invoices"
-    folder = invoices_dir / month
-    ledger = _load_ledger(invoices_dir / LEDGER_DIR)
+    folder = home / "invoices" / month
+    ledger_dir = state_dir(home, LEDGER)
+    ledger = _load_ledger(ledger_dir)
     if month in ledger:
         return _final_month(folder, month, ledger[month])
 
@@ -278,12 +281,14 @@ def issue_month(
 
     line_rows = [invoice_line_rows(invoice) for invoice in invoices]
     _write_month_folder(folder, invoices, line_rows, unbilled)
+    if record_invoices is not None:
+        record_invoices(invoices, final)
     if final:  # the ledger file is written last: it is what declares the month final
         prices = {i["plan"]: _price_snapshot(catalog.plans[i["plan"]].prices) for i in invoices}
         entries = {i["tenant_id"]: _ledger_entry(i, prices[i["plan"]]) for i in invoices}
         document = {"period": month, "finalized_at": utc_timestamp(now), "invoices": entries}
-        _write_atomic(invoices_dir / LEDGER_DIR / f"{month}.json", _json_bytes(document))
-        _fsync_directory(invoices_dir / LEDGER_DIR)
+        _write_atomic(ledger_dir / f"{month}.json", _json_bytes(document))
+        _fsync_directory(ledger_dir)
     return IssueResult(
         status="final" if final else "draft",
         month=month,

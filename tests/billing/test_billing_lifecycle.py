@@ -325,7 +325,7 @@ def test_no_tenant_id_writes_outside_the_month_folder(tmp_path, basic_catalog_ya
     folder = home / "invoices/2026-09"
     written = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()}
     month_files = {p for p in written if p.parent == Path("home/invoices/2026-09")}
-    assert written - month_files == {Path("home/invoices/.ledger/2026-09.json")}
+    assert written - month_files == {Path("home/state/billing/ledger/2026-09.json")}
     assert len(month_files) == 3 * len(tenants) + 3  # json/csv/pdf each + summary/unbilled/manifest
     for tenant in tenants:
         document = json.loads((folder / f"{invoice_file_stem(tenant)}.json").read_text())
@@ -426,7 +426,7 @@ def test_a_crash_while_finalizing_leaves_the_month_open(tmp_path, basic_catalog,
     with pytest.raises(OSError, match="disk full"):
         issue_month(tmp_path, "2026-09", at("2026-10-04T00:00:00Z"), basic_catalog, usage)
     monkeypatch.setattr(os, "replace", real_replace)
-    assert not (tmp_path / "invoices/.ledger").exists()
+    assert not (tmp_path / "state/billing/ledger").exists()
 
     retried = issue_month(tmp_path, "2026-09", at("2026-10-05T00:00:00Z"), basic_catalog, usage)
     assert retried.status == "final"

@@ -173,6 +173,44 @@ insert into platform_daily_cost values
     ('2026-10-03', 'traces', 'acme', 0.005496, 0),
     ('2026-10-03', 'usage_logs', 'acme', 0.20385, 0);
 
+-- The analytics marts of fct_trace_sessions (t1 ok and t2 error, both acme on 10-03, one team):
+-- 2 sessions, 1 error, 812 + 100 input and 164 + 20 output tokens, 0.004896 + 0.0006 USD.
+create table team_daily_stats (
+    usage_date date, tenant_id varchar, team_id varchar, sessions bigint, error_sessions bigint,
+    input_tokens decimal(38, 12), output_tokens decimal(38, 12), cost_usd decimal(38, 12)
+);
+insert into team_daily_stats values ('2026-10-03', 'acme', 'team-a', 2, 1, 912, 184, 0.005496);
+
+create table platform_daily_stats (
+    usage_date date, tenants bigint, sessions bigint, billable_sessions bigint,
+    error_sessions bigint, input_tokens decimal(38, 12), output_tokens decimal(38, 12),
+    cost_usd decimal(38, 12), unpriced_spans bigint
+);
+insert into platform_daily_stats values ('2026-10-03', 1, 2, 1, 1, 912, 184, 0.005496, 0);
+
+-- Cost per month, tenant and source: usage_logs r1 + r2 = 0.00885 + 0.195; traces: the spans with
+-- tokens 0.004896 + 0.0006, the tool span without tokens 0; sessions op1 0.00283 + op2 0.
+create table feature_monthly_usage (
+    usage_month date, tenant_id varchar, source varchar, feature varchar, provider varchar,
+    operations bigint, cost_usd decimal(38, 12)
+);
+insert into feature_monthly_usage values
+    ('2026-10-01', 'acme', 'usage_logs', 'support', null, 2, 0.20385),
+    ('2026-10-01', 'acme', 'traces', 'chat', null, 2, 0.005496),
+    ('2026-10-01', 'acme', 'traces', 'execute_tool', null, 1, 0),
+    ('2026-10-01', 'globex', 'sessions', 'google_maps', 'google_maps', 2, 0.00283);
+
+-- October invoiced: acme's records cost 0.00885 + 0.195 + 0.004896 + 0.0006 = 0.209346 against
+-- a 514.00 invoice; globex (no plan) 0.00283 against nothing. November was not invoiced.
+create table tenant_monthly_margin (
+    usage_month date, tenant_id varchar, plan varchar, invoice_status varchar,
+    billed_total decimal(18, 2), provider_cost_usd decimal(38, 12), unpriced_items bigint,
+    margin_usd decimal(38, 12)
+);
+insert into tenant_monthly_margin values
+    ('2026-10-01', 'acme', 'growth', 'final', 514.00, 0.209346, 0, 513.790654),
+    ('2026-10-01', 'globex', null, 'unbilled', 0.00, 0.00283, 0, -0.00283);
+
 -- The audit describes whole raw files, of which the intermediate tables above hold only the
 -- few items the reconciliations need: 1 of the 20 events items is quarantined, exactly 5 %.
 create table ingest_audit (

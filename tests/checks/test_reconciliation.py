@@ -134,7 +134,8 @@ TAMPERINGS = {
         "fct_usage_records",
         "update fct_usage_records set cost_usd = -0.000000000001 "
         "where record_key = 'usage_logs:r2:llm_input_tokens'",
-        {"fct_usage_records_contract"},
+        # the feature mart no longer adds up to the records' cost either
+        {"fct_usage_records_contract", "feature_monthly_usage_matches_usage_cost"},
         {
             "fct_usage_records_contract": "tenant acme, meter llm_input_tokens, 2026-10-03, "
             "source usage_logs: min_cost_usd -1e-12 below 0",
@@ -153,7 +154,12 @@ TAMPERINGS = {
     "trace tokens off": (
         "fct_trace_sessions",
         "update fct_trace_sessions set output_tokens = 165 where trace_id = 't1'",
-        {"trace_sessions_match_spans"},
+        # the team and platform views were built from the sessions before the change
+        {
+            "trace_sessions_match_spans",
+            "team_daily_stats_match_sessions",
+            "platform_daily_stats_match_sessions",
+        },
         {
             "trace_sessions_match_spans": "tenant acme, 2026-10-03, first trace off t1: "
             "output_tokens mart 185 vs spans 184; traces_off 1 above 0",
@@ -172,7 +178,12 @@ TAMPERINGS = {
     "trace session counted twice": (
         "fct_trace_sessions",
         "insert into fct_trace_sessions select * from fct_trace_sessions where trace_id = 't2'",
-        {"trace_sessions_match_spans", "fct_trace_sessions_contract"},
+        {
+            "trace_sessions_match_spans",
+            "fct_trace_sessions_contract",
+            "team_daily_stats_match_sessions",
+            "platform_daily_stats_match_sessions",
+        },
         {
             "trace_sessions_match_spans": "tenant acme, 2026-10-03, first trace off t2: "
             "span_count mart 4 vs spans 3; input_tokens mart 1012 vs spans 912; "
@@ -184,7 +195,8 @@ TAMPERINGS = {
     "failed trace billed": (
         "fct_trace_sessions",
         "update fct_trace_sessions set is_billable = true where trace_id = 't2'",
-        {"fct_trace_sessions_contract"},
+        # the platform view counted one billable session that day, now there are two
+        {"fct_trace_sessions_contract", "platform_daily_stats_match_sessions"},
         {
             "fct_trace_sessions_contract": "tenant acme, 2026-10-03: "
             "status error with is_billable True",
@@ -195,6 +207,34 @@ TAMPERINGS = {
         "update fct_trace_sessions set duration_ms = -1 where trace_id = 't1'",
         {"fct_trace_sessions_contract"},
         {"fct_trace_sessions_contract": "tenant acme, 2026-10-03: min_duration_ms -1 below 0"},
+    ),
+    "team cost off": (
+        "team_daily_stats",
+        "update team_daily_stats set cost_usd = 0.005",
+        {"team_daily_stats_match_sessions"},
+        {
+            "team_daily_stats_match_sessions": "tenant acme, 2026-10-03: "
+            "cost_usd mart 0.005 vs facts 0.005496",
+        },
+    ),
+    "platform day missing a billable session": (
+        "platform_daily_stats",
+        "update platform_daily_stats set billable_sessions = 0",
+        {"platform_daily_stats_match_sessions"},
+        {
+            "platform_daily_stats_match_sessions": "2026-10-03: "
+            "billable_sessions mart 0 vs facts 1",
+        },
+    ),
+    "feature cost counted twice": (
+        "feature_monthly_usage",
+        "insert into feature_monthly_usage select * from feature_monthly_usage "
+        "where source = 'sessions'",
+        {"feature_monthly_usage_matches_usage_cost"},
+        {
+            "feature_monthly_usage_matches_usage_cost": "tenant globex, source sessions, "
+            "month 2026-10-01: cost_usd mart 0.00566 vs facts 0.00283",
+        },
     ),
     "more error sessions than sessions": (
         "agent_daily_stats",
@@ -495,6 +535,11 @@ insert into agent_daily_stats values ('2026-10-04', 'acme', 'support-bot', 1, 1,
 insert into platform_daily_cost values
     ('2026-10-04', 'traces', 'acme', 0, 1),
     ('2026-10-04', 'usage_logs', 'acme', 0, 1);
+insert into team_daily_stats values ('2026-10-04', 'acme', 'team-a', 1, 1, 40, 4, 0);
+insert into platform_daily_stats values ('2026-10-04', 1, 1, 0, 1, 40, 4, 0, 1);
+insert into feature_monthly_usage values
+    ('2026-10-01', 'acme', 'usage_logs', 'support', null, 1, 0),
+    ('2026-10-01', 'acme', 'traces', 'chat', null, 1, 0);
 """
 
 
@@ -542,4 +587,23 @@ def test_an_unpriced_item_shown_as_free_or_lost_fails(
     assert outcomes["fct_usage_records_contract"].summary == (
         "tenant acme, meter llm_output_tokens, 2026-10-04, source usage_logs: "
         "cost_usd_nulls 1 above 0"
+    )
+
+
+def test_the_margin_adds_up_to_the_records_cost_and_its_billed_total(
+    warehouse: Path, home: Path, tamper: Callable[[str], None]
+) -> None:
+    rule = "tenant_monthly_margin_matches_usage_cost"
+    assert run_rule(rule, warehouse, home).passed
+
+    # globex's records cost 0.00283 in October (conftest); a margin built on a stale cost breaks
+    tamper(
+        "update tenant_monthly_margin set provider_cost_usd = 0.002, margin_usd = -0.002 "
+        "where tenant_id = 'globex'"
+    )
+    outcome = run_rule(rule, warehouse, home)
+
+    assert not outcome.passed and outcome.guards_money
+    assert outcome.summary == (
+        "tenant globex, month 2026-10-01: cost_usd mart 0.002 vs records 0.00283"
     )

@@ -27,6 +27,9 @@ MARTS = [
     "ingest_audit",
     "agent_daily_stats",
     "quarantine",
+    "team_daily_stats",
+    "platform_daily_stats",
+    "feature_monthly_usage",
 ]
 
 

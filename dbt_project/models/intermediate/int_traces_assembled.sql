@@ -39,6 +39,8 @@ parentless_roots as (
         end_time,
         status_code,
         delivery_date,
+        source_file,
+        line_number,
         row_number() over (
             partition by trace_id order by start_time, delivery_date, source_file, line_number,
             item_position
@@ -120,7 +122,10 @@ select
     cast(t.agent_reported_input_tokens as decimal(38, 12)) as agent_reported_input_tokens,
     cast(t.agent_reported_output_tokens as decimal(38, 12)) as agent_reported_output_tokens,
     r.trace_id is not null and r.status_code <> 2 as is_billable,
-    r.delivery_date as root_delivery_date
+    r.delivery_date as root_delivery_date,
+    -- lineage of the trace record: the raw line of its root span (SPEC 7)
+    r.source_file as root_source_file,
+    r.line_number as root_line_number
 from span_totals as t
 left join roots as r on t.trace_id = r.trace_id and r.root_rank = 1
 left join first_spans as f on t.trace_id = f.trace_id and f.span_rank = 1

@@ -2,6 +2,7 @@
 -- An item's provider cost rides on its first record, so cost is never counted twice; its other
 -- records show 0 (NULL when the item is unpriced) and every record carries the item's cost source
 -- (SPEC 2.6). Token detail records exist only when their count is above 0.
+-- raw_file / raw_line: where the record's item is in raw/ (a trace record: its root span).
 -- A view: fct_usage_records is its only reader, so writing it as a table too only doubled the
 -- cost of the largest model.
 {{ config(materialized='view') }}
@@ -43,7 +44,9 @@ select
     delivery_date,
     cast(0 as decimal(38, 12)) as cost_usd,
     'none' as cost_source,
-    source_cost_usd
+    source_cost_usd,
+    source_file as raw_file,
+    line_number as raw_line
 from events
 
 union all
@@ -59,7 +62,9 @@ select
     delivery_date,
     cost_usd,
     cost_source,
-    source_cost_usd
+    source_cost_usd,
+    source_file,
+    line_number
 from requests
 
 union all
@@ -75,7 +80,9 @@ select
     delivery_date,
     {{ later_record_cost('cost_source') }},
     cost_source,
-    null
+    null,
+    source_file,
+    line_number
 from requests
 
 union all
@@ -91,7 +98,9 @@ select
     delivery_date,
     {{ later_record_cost('cost_source') }},
     cost_source,
-    null
+    null,
+    source_file,
+    line_number
 from requests
 where tool_calls > 0
 {% for column, meter in token_details %}
@@ -108,7 +117,9 @@ select
     delivery_date,
     {{ later_record_cost('cost_source') }},
     cost_source,
-    null
+    null,
+    source_file,
+    line_number
 from requests
 where {{ column }} > 0
 {% endfor %}
@@ -125,7 +136,9 @@ select
     delivery_date,
     cost_usd,
     cost_source,
-    source_cost_usd
+    source_cost_usd,
+    source_file,
+    line_number
 from spans
 where input_tokens is not null
 
@@ -142,7 +155,9 @@ select
     delivery_date,
     case when input_tokens is null then cost_usd else {{ later_record_cost('cost_source') }} end,
     cost_source,
-    null
+    null,
+    source_file,
+    line_number
 from spans
 where output_tokens is not null
 {% for column, meter in token_details %}
@@ -160,7 +175,9 @@ select
     delivery_date,
     {{ later_record_cost('cost_source') }},
     cost_source,
-    null
+    null,
+    source_file,
+    line_number
 from spans
 where {{ column }} > 0
 {% endfor %}
@@ -178,7 +195,9 @@ select
     -- a trace is not an item: its spans' costs ride on their own records
     cast(0 as decimal(38, 12)),
     'none',
-    null
+    null,
+    root_source_file,
+    root_line_number
 from traces
 
 union all
@@ -194,5 +213,7 @@ select
     delivery_date,
     coalesce(source_cost_usd, 0),
     case when source_cost_usd is not null then 'source' else 'none' end,
-    null
+    null,
+    source_file,
+    line_number
 from steps

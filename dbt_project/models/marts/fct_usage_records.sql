@@ -9,5 +9,8 @@ select
     delivery_date,
     cast(cost_usd as decimal(38, 12)) as cost_usd,
     cost_source,
-    cast(source_cost_usd as decimal(38, 12)) as source_cost_usd
+    cast(source_cost_usd as decimal(38, 12)) as source_cost_usd,
+    -- lineage (SPEC 7): `<source>/<delivery date>/<file name>` under raw/, 1-based line
+    raw_file,
+    cast(raw_line as bigint) as raw_line
 from {{ ref('int_usage_records_unioned') }}

@@ -1,0 +1,47 @@
+-- Where the money goes (SPEC 7): accepted items per UTC month, tenant, source, feature and
+-- provider, with their provider cost. feature = a session step's `feature`, a request's
+-- `assistant`, a span's `gen_ai.operation.name`; operations = accepted items.
+with items as (
+    select
+        event_time,
+        tenant_id,
+        'sessions' as source,
+        feature,
+        provider,
+        coalesce(source_cost_usd, 0) as cost_usd
+    from {{ ref('int_sessions_copies_classified') }}
+    where copy_status = 'accepted'
+
+    union all
+
+    select
+        event_time,
+        tenant_id,
+        'usage_logs',
+        assistant,
+        provider,
+        cost_usd
+    from {{ ref('int_usage_logs_costed') }}
+
+    union all
+
+    select
+        start_time,
+        tenant_id,
+        'traces',
+        operation,
+        provider,
+        cost_usd
+    from {{ ref('int_spans_costed') }}
+)
+
+select
+    cast({{ dbt.date_trunc('month', 'event_time') }} as date) as usage_month,
+    tenant_id,
+    source,
+    feature,
+    provider,
+    count(*) as operations,
+    cast(coalesce(sum(cost_usd), 0) as decimal(38, 12)) as cost_usd
+from items
+group by 1, 2, 3, 4, 5

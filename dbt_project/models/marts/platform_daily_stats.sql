@@ -1,0 +1,14 @@
+-- The platform-wide view of agent runs per UTC day of started_at (SPEC 7).
+-- cost_usd sums the known costs of the runs (NULL-safe: an unknown cost is not 0).
+select
+    cast(started_at as date) as usage_date,
+    count(distinct tenant_id) as tenants,
+    count(*) as sessions,
+    count(*) filter (where is_billable) as billable_sessions,
+    count(*) filter (where status = 'error') as error_sessions,
+    cast(sum(input_tokens) as decimal(38, 12)) as input_tokens,
+    cast(sum(output_tokens) as decimal(38, 12)) as output_tokens,
+    cast(coalesce(sum(cost_usd), 0) as decimal(38, 12)) as cost_usd,
+    cast(sum(unpriced_spans) as bigint) as unpriced_spans
+from {{ ref('fct_trace_sessions') }}
+group by 1

@@ -1,0 +1,13 @@
+-- Agent runs per UTC day (of started_at), tenant and team (SPEC 7); team_id NULL = no team.
+-- cost_usd sums the known costs of the runs (NULL-safe: an unknown cost is not 0).
+select
+    cast(started_at as date) as usage_date,
+    tenant_id,
+    team_id,
+    count(*) as sessions,
+    count(*) filter (where status = 'error') as error_sessions,
+    cast(sum(input_tokens) as decimal(38, 12)) as input_tokens,
+    cast(sum(output_tokens) as decimal(38, 12)) as output_tokens,
+    cast(coalesce(sum(cost_usd), 0) as decimal(38, 12)) as cost_usd
+from {{ ref('fct_trace_sessions') }}
+group by 1, 2, 3

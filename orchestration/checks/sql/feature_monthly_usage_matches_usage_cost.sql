@@ -1,0 +1,48 @@
+-- Per UTC month, tenant and source, feature_monthly_usage's cost equals the known cost of
+-- fct_usage_records plus the sent cost of accepted spans that yield no record (no token counts).
+with records as (
+    select
+        cast(date_trunc('month', event_time) as date) as usage_month,
+        tenant_id,
+        source,
+        coalesce(sum(cost_usd), 0) as cost_usd
+    from fct_usage_records
+    where source <> 'events'
+    group by 1, 2, 3
+
+    union all
+
+    select
+        cast(date_trunc('month', start_time) as date),
+        tenant_id,
+        'traces',
+        coalesce(sum(cost_usd), 0)
+    from int_spans_costed
+    where input_tokens is null and output_tokens is null
+    group by 1, 2
+),
+
+facts as (
+    select usage_month, tenant_id, source, sum(cost_usd) as cost_usd
+    from records
+    group by 1, 2, 3
+),
+
+mart as (
+    select usage_month, tenant_id, source, coalesce(sum(cost_usd), 0) as cost_usd
+    from feature_monthly_usage
+    group by 1, 2, 3
+)
+
+select
+    coalesce(mart.usage_month, facts.usage_month) as usage_month,
+    coalesce(mart.tenant_id, facts.tenant_id) as tenant_id,
+    coalesce(mart.source, facts.source) as source,
+    coalesce(mart.cost_usd, 0) as mart_cost_usd,
+    coalesce(facts.cost_usd, 0) as facts_cost_usd
+from mart
+full outer join facts
+    on mart.usage_month = facts.usage_month
+    and mart.tenant_id = facts.tenant_id
+    and mart.source = facts.source
+order by usage_month, tenant_id, source
