@@ -84,8 +84,11 @@ priced as (
         {{ token_cost(
             'a.input_tokens - coalesce(a.cache_read_tokens, 0) - coalesce(a.cache_write_tokens, 0)',
             'p.input_per_million') }}
-        + {{ token_cost('a.cache_read_tokens', 'p.cache_read_per_million') }}
-        + {{ token_cost('a.cache_write_tokens', 'p.cache_write_per_million') }}
+        -- a cache price defaults to the entry's input price (SPEC 3)
+        + {{ token_cost('a.cache_read_tokens',
+                        'coalesce(p.cache_read_per_million, p.input_per_million)') }}
+        + {{ token_cost('a.cache_write_tokens',
+                        'coalesce(p.cache_write_per_million, p.input_per_million)') }}
         + {{ token_cost('a.output_tokens', 'p.output_per_million') }} as catalog_cost_usd
     from accepted as a
     left join resolved as r

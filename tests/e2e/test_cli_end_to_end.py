@@ -241,7 +241,13 @@ def test_quarantine_holds_every_planted_reason(pipeline: Pipeline):
     wrong_raw = []
     for source, file, line, reason, raw in rows:
         candidates = pipeline.counted.quarantined_raw[(source, file, line)]
-        text = raw if reason == "malformed_json" else canonical(parse_json(raw))
+        if reason == "malformed_json" and raw in candidates:
+            continue  # an unusable line, kept whole
+        # an item's own JSON (a span with an unusable id is malformed_json too), in any key order
+        try:
+            text = canonical(parse_json(raw))
+        except ValueError:
+            text = raw
         if text not in candidates:
             wrong_raw.append((source, file, line, reason, raw[:120]))
     assert not wrong_raw, f"quarantine.raw is not the item / line: {wrong_raw}"
