@@ -21,6 +21,8 @@ remote_roots as (
         end_time,
         status_code,
         delivery_date,
+        source_file,
+        line_number,
         row_number() over (partition by trace_id order by start_time, span_id) as root_rank
     from spans
     where parent_is_remote
