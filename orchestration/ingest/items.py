@@ -305,13 +305,15 @@ FROM quantities
 SELECT line_number, item_position, reason,
        -- a usable span whose ids were not written as lower-case hex is compared (duplicate or
        -- conflict) with its ids in that form, so a re-delivery in the other form is a duplicate
-       CAST(CASE WHEN reason IS NULL AND (raw_trace_id <> trace_id OR raw_span_id <> span_id
-                                          OR raw_parent_span_id <> coalesce(parent_span_id, ''))
-                 THEN json_merge_patch(span, json_object('traceId', trace_id, 'spanId', span_id,
-                                                         'parentSpanId',
-                                                         coalesce(parent_span_id,
-                                                                  raw_parent_span_id)))
-                 ELSE span END AS VARCHAR) AS item_json,
+       -- a JSON null span is an item too: its raw text is `null`, never empty
+       coalesce(CAST(CASE WHEN reason IS NULL AND (raw_trace_id <> trace_id
+                                                   OR raw_span_id <> span_id
+                                                   OR raw_parent_span_id
+                                                      <> coalesce(parent_span_id, ''))
+                          THEN json_merge_patch(span, json_object(
+                              'traceId', trace_id, 'spanId', span_id, 'parentSpanId',
+                              coalesce(parent_span_id, raw_parent_span_id)))
+                          ELSE span END AS VARCHAR), 'null') AS item_json,
        trace_id || '/' || span_id AS item_key,
        trace_id, span_id, parent_span_id, span_name, start_time, end_time, status_code,
        tenant_id, agent_id, team_id, user_id, operation, model,
@@ -370,7 +372,8 @@ SELECT line_number, item_position,
             WHEN meter IS NULL THEN 'unknown_meter'
             WHEN bad_cost THEN 'bad_quantity'
        END AS reason,
-       CAST(step AS VARCHAR) AS item_json, item_key, session_id, tenant_id, user_id, session_status,
+       -- a JSON null step is an item too: its raw text is `null`, never empty
+       coalesce(CAST(step AS VARCHAR), 'null') AS item_json, item_key, session_id, tenant_id, user_id, session_status,
        feature, provider, usage_type, meter, 1::DECIMAL(38, 12) AS quantity, event_time,
        source_cost_usd
 FROM typed
