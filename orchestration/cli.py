@@ -139,12 +139,22 @@ def generate(month, tenants, events, seed, home, catalog):
 @main.command()
 @click.option("--from", "from_date", type=click.DateTime(["%Y-%m-%d"]), default=None)
 @click.option("--to", "to_date", type=click.DateTime(["%Y-%m-%d"]), default=None)
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Rebuild every model from all of bronze (the result equals the incremental one).",
+)
 @common_options
-def run(from_date, to_date, home, catalog):
+def run(from_date, to_date, full_refresh, home, catalog):
     """Ingest new deliveries (or re-run --from/--to), build marts, check, publish."""
     ctx = Context(home, catalog)
     ctx.validate_catalog()
-    _run_pipeline(ctx, from_date.date() if from_date else None, to_date.date() if to_date else None)
+    _run_pipeline(
+        ctx,
+        from_date.date() if from_date else None,
+        to_date.date() if to_date else None,
+        full_refresh,
+    )
 
 
 @main.command()
@@ -399,14 +409,34 @@ def _preload_in_background(module: str) -> None:
     threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
 
 
-def _run_pipeline(ctx: Context, from_date: date | None, to_date: date | None) -> None:
+def _run_pipeline(
+    ctx: Context, from_date: date | None, to_date: date | None, full_refresh: bool = False
+) -> None:
     # held from before the pending deliveries are listed: a command that waited for another one
     # then sees what that one ingested, and does not claim to have ingested it again
     with home_lock(ctx.layout.home, on_wait=_say_waiting(ctx)):
-        _run_pipeline_locked(ctx, from_date, to_date)
+        _run_pipeline_locked(ctx, from_date, to_date, full_refresh)
 
 
-def _run_pipeline_locked(ctx: Context, from_date: date | None, to_date: date | None) -> None:
+def _nothing_to_build(ctx: Context) -> bool:
+    """No new bronze, same prices, and the last run published: the published marts stand (SPEC 9).
+
+    The catalog's prices are written first (a Dagster run of their asset): a changed price is
+    something to build."""
+    from orchestration.build_batch import plan_build
+    from orchestration.checks_report import report_failed_checks
+    from orchestration.run_state import invoicing_blocked_reason
+
+    if not _execute(ctx, "meterline_prices"):
+        report_failed_checks(ctx.layout)
+        sys.exit(EXIT_CHECK_FAILED)
+    return plan_build(ctx.layout).nothing_to_do and invoicing_blocked_reason(ctx.layout) is None
+
+
+def _run_pipeline_locked(
+    ctx: Context, from_date: date | None, to_date: date | None, full_refresh: bool
+) -> None:
+    from orchestration.build_batch import FULL_REFRESH_TAG
     from orchestration.checks_report import report_failed_checks
     from orchestration.ingest.bronze import pending_raw_files
     from orchestration.ingest.raw_files import list_delivery_dates
@@ -425,6 +455,7 @@ def _run_pipeline_locked(ctx: Context, from_date: date | None, to_date: date | N
     else:
         days = sorted(pending)
     files_to_ingest = sum(len(pending.get(day, ())) for day in days)
+    tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
     if days:
         ok = _execute(
             ctx,
@@ -432,9 +463,14 @@ def _run_pipeline_locked(ctx: Context, from_date: date | None, to_date: date | N
             preload=GX_RUNNER,
             files_to_ingest=files_to_ingest,
             partitions=(delivery_partitions, [d.isoformat() for d in days]),
+            tags=tags,
         )
+    elif not full_refresh and _nothing_to_build(ctx):
+        click.echo("nothing new since the last published build: published marts unchanged")
+        click.echo(f"published marts: {layout.published / 'marts.duckdb'}")
+        return
     else:
-        ok = _execute(ctx, "meterline_rebuild", preload=GX_RUNNER)
+        ok = _execute(ctx, "meterline_rebuild", preload=GX_RUNNER, tags=tags)
     if not ok:
         report_failed_checks(layout)
         sys.exit(EXIT_CHECK_FAILED)

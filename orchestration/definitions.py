@@ -15,6 +15,7 @@ from orchestration.assets.reconciliation_checks import reconciliation_checks
 from orchestration.assets.transform import dbt_models, dbt_resource
 from orchestration.jobs import (
     meterline_invoice,
+    meterline_prices,
     meterline_rebuild,
     meterline_run,
     monthly_invoice_schedule,
@@ -68,6 +69,7 @@ def build_definitions(home: Path | None = None, catalog: Path | None = None) -> 
         asset_checks=[reconciliation_checks, *AI_USAGE_CHECKS],
         jobs=[
             meterline_run,
+            meterline_prices,
             meterline_rebuild,
             meterline_invoice,
             generate_sample_month,

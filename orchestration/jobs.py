@@ -29,6 +29,12 @@ meterline_rebuild = dg.define_asset_job(
     selection=_TRANSFORM,
     description="dbt build, reconciliation checks, publish; no ingestion.",
 )
+# Only the catalog's provider prices: how a run with no new delivery learns whether they changed.
+meterline_prices = dg.define_asset_job(
+    "meterline_prices",
+    selection=dg.AssetSelection.assets(catalog_model_prices),
+    description="Write the catalog's provider prices to bronze.",
+)
 meterline_invoice = dg.define_asset_job(
     "meterline_invoice",
     selection=dg.AssetSelection.assets(invoices),

@@ -10,11 +10,26 @@
   name the item's provider are used when there are any (even if none is in force yet), else those
   that name none; the latest effective_from on or before the item's day wins. Model ids and
   (model, provider) pairs are few: they are resolved once each, then joined to the items.
+
+  Incremental (SPEC 9): a run recosts the keys whose copies it re-ranked; changed prices rebuild
+  the model in full (reprice_full_refresh).
 #}
 {% macro accepted_with_provider_cost(classified, time_column, has_tokens) %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='item_key',
+    full_refresh=reprice_full_refresh(),
+    on_schema_change='fail',
+) }}
+-- depends_on: {{ ref('stg_ingest__batch_files') }}
 with accepted as (
     select * from {{ classified }}
     where copy_status = 'accepted'
+    {% if is_incremental() %}
+        -- the keys whose copies this run re-ranked (SPEC 9)
+        and item_key in (select item_key from {{ classified }} where {{ in_batch() }})
+    {% endif %}
 ),
 
 prices as (

@@ -6,6 +6,7 @@ from datetime import date
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from orchestration.build_batch import prices_sha
 from orchestration.ingest.bronze import ingest_deliveries
 from orchestration.ingest.raw_files import SOURCES
 from orchestration.partitions import delivery_partitions
@@ -108,7 +109,11 @@ def catalog_model_prices(
     """The catalog's model_prices (SPEC 3), for provider cost derivation in dbt."""
     from orchestration.ingest.catalog_prices import write_model_prices
 
-    mark_run_started(meterline.layout, context.run.run_id)
+    layout = meterline.layout
     catalog = meterline.load_catalog()
-    count = write_model_prices(catalog, meterline.layout.bronze)
+    before = prices_sha(layout)
+    count = write_model_prices(catalog, layout.bronze)
+    if prices_sha(layout) != before:
+        # new prices change what the warehouse must hold; the same prices change nothing
+        mark_run_started(layout, context.run.run_id)
     return dg.MaterializeResult(metadata={"model_prices": count})

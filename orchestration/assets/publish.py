@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from orchestration.build_batch import commit_build
+
 from orchestration.billing.invoice_tables import (
     PublishedChecksFailedError,
     invoice_tables,
@@ -34,6 +36,7 @@ def published_marts(
         mark_checks_failed(layout, [{"rule": "published_invoice_tables", "summary": str(err)}])
         raise
     clear_checks_failed(layout)
+    commit_build(layout)
     mark_run_published(layout, context.run.run_id)
     return dg.MaterializeResult(
         metadata={

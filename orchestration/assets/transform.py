@@ -1,5 +1,6 @@
 """The dbt project (staging -> intermediate -> marts) as Dagster assets; dbt tests become checks."""
 
+import json
 import os
 import re
 import subprocess
@@ -21,6 +22,7 @@ from dagster_dbt import (
 from dagster_dbt.dbt_project import DagsterDbtProjectPreparer
 from packaging.version import Version
 
+from orchestration.build_batch import FULL_REFRESH_TAG, plan_build, write_batch
 from orchestration.ingest.bronze import prepare_bronze
 from orchestration.resources import MeterlineResource
 from orchestration.run_state import mark_checks_failed, mark_run_started
@@ -115,10 +117,24 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, meterline: M
     dbt unit tests prove the SQL logic, not the data, so they run in `make test` (as dbt advises:
     development and CI, not production) rather than on every nightly run.
     """
-    mark_run_started(meterline.layout, context.run.run_id)
+    layout = meterline.layout
+    mark_run_started(layout, context.run.run_id)
     dbt_environment(meterline)
+    plan = plan_build(layout, full_refresh=context.run.tags.get(FULL_REFRESH_TAG) == "true")
+    write_batch(layout, plan)
+    args = ["build", "--exclude-resource-type", "unit_test"]
+    if plan.full_refresh:
+        context.log.info(f"full refresh: {plan.full_refresh}")
+        args.append("--full-refresh")
+    else:
+        context.log.info(
+            f"incremental build of {len(plan.batch)} new bronze files"
+            + ("; provider prices changed: rebuilding the models that use them" if plan.reprice else "")
+        )
+        if plan.reprice:
+            args += ["--vars", json.dumps({"reprice": True})]
     invocation = dbt.cli(
-        ["build", "--exclude-resource-type", "unit_test"],
+        args,
         context=context,
         target_path=meterline.layout.dbt_target,
         raise_on_error=False,

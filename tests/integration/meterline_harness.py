@@ -27,8 +27,10 @@ from typing import Any
 import duckdb
 
 from orchestration.billing.catalog import load_catalog, parse_catalog
+from orchestration.build_batch import commit_build, plan_build, write_batch
 from orchestration.ingest.bronze import FileAudit, ingest_delivery
 from orchestration.ingest.catalog_prices import write_model_prices
+from orchestration.settings import HomeLayout
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO / "dbt_project"
@@ -203,10 +205,18 @@ class Home:
             (self.root / "catalog.yml").write_text(text, encoding="utf-8")
         write_model_prices(load_catalog(None, self.root), self.bronze)
 
-    def dbt_run(self) -> None:
+    def dbt_run(self, full_refresh: bool = False) -> None:
+        """`dbt run` as `meterline run` does it: incremental on the files not built yet (SPEC 9),
+        the batch committed at once (there is no publish step here)."""
         if not (self.bronze / "catalog" / "model_prices.parquet").exists():
             self.write_catalog()
         self.warehouse.parent.mkdir(parents=True, exist_ok=True)
+        layout = HomeLayout(self.root)
+        plan = plan_build(layout, full_refresh=full_refresh)
+        write_batch(layout, plan)
+        extra = ["--full-refresh"] if plan.full_refresh else []
+        if plan.reprice:
+            extra += ["--vars", '{"reprice": true}']
         target = dbt_target_dir()
         env = {
             **os.environ,
@@ -227,6 +237,7 @@ class Home:
                 "--log-path",
                 str(target / "logs"),
                 "--no-use-colors",
+                *extra,
             ],
             env=env,
             cwd=str(target),
@@ -235,6 +246,7 @@ class Home:
             check=False,
         )
         assert result.returncode == 0, f"dbt run failed:\n{result.stdout[-4000:]}\n{result.stderr}"
+        commit_build(layout)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(

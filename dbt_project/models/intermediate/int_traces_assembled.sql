@@ -2,8 +2,23 @@
 -- The root span has no parent; when a trace has no such span, a span whose parent is remote (the
 -- run was started by a caller outside the platform) is its root, the earliest (then the smallest
 -- spanId). A trace is billable when its root has arrived and did not fail (SPEC 2.3).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='trace_id',
+    full_refresh=reprice_full_refresh(),
+    on_schema_change='fail',
+) }}
+-- depends_on: {{ ref('stg_ingest__batch_files') }}
+-- depends_on: {{ ref('int_traces_copies_classified') }}
 with spans as (
     select * from {{ ref('int_spans_costed') }}
+    {% if is_incremental() %}
+    -- the traces of the spans this run re-ranked are reassembled from all their spans (SPEC 9)
+    where trace_id in (
+        select trace_id from {{ ref('int_traces_copies_classified') }} where {{ in_batch() }}
+    )
+    {% endif %}
 ),
 
 traces_with_parentless_span as (

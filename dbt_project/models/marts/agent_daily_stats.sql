@@ -1,4 +1,13 @@
 -- Agent runs per UTC day, tenant and agent.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_windows',
+    window_column='usage_date',
+    window_grain='day',
+    full_refresh=reprice_full_refresh(),
+    on_schema_change='fail',
+) }}
+-- depends_on: {{ ref('int_touched_days') }}
 select
     cast(started_at as date) as usage_date,
     tenant_id,
@@ -11,4 +20,5 @@ select
     avg(duration_ms) as avg_duration_ms,
     {{ p95('duration_ms') }} as p95_duration_ms
 from {{ ref('fct_trace_sessions') }}
+{% if is_incremental() %}where {{ in_touched_windows('started_at', 'day') }}{% endif %}
 group by 1, 2, 3

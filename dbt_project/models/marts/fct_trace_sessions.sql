@@ -1,4 +1,6 @@
 -- One row per trace (agent run), assembled across files and deliveries (SPEC 2.3, 7).
+-- A view: int_traces_assembled is the incremental table, this adds the published shape.
+{{ config(materialized='view') }}
 select
     trace_id,
     tenant_id,

@@ -1,4 +1,13 @@
 -- The single source of truth for usage: one row per accepted usage record (SPEC 7).
+-- Incremental: the records of the UTC days a run touches are replaced (macros/incremental.sql).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_windows',
+    window_column='event_time',
+    full_refresh=reprice_full_refresh(),
+    on_schema_change='fail',
+) }}
+-- depends_on: {{ ref('int_touched_days') }}
 select
     record_key,
     source,
@@ -14,3 +23,6 @@ select
     raw_file,
     cast(raw_line as bigint) as raw_line
 from {{ ref('int_usage_records_unioned') }}
+{% if is_incremental() %}
+where {{ in_touched_windows('event_time') }}
+{% endif %}

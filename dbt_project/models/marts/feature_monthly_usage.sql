@@ -1,6 +1,15 @@
 -- Where the money goes (SPEC 7): accepted items per UTC month, tenant, source, feature and
 -- provider, with their provider cost. feature = a session step's `feature`, a request's
 -- `assistant`, a span's `gen_ai.operation.name`; operations = accepted items.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_windows',
+    window_column='usage_month',
+    window_grain='month',
+    full_refresh=reprice_full_refresh(),
+    on_schema_change='fail',
+) }}
+-- depends_on: {{ ref('int_touched_days') }}
 with items as (
     select
         event_time,
@@ -44,4 +53,5 @@ select
     count(*) as operations,
     cast(coalesce(sum(cost_usd), 0) as decimal(38, 12)) as cost_usd
 from items
+{% if is_incremental() %}where {{ in_touched_windows('event_time', 'month') }}{% endif %}
 group by 1, 2, 3, 4, 5

@@ -1,5 +1,14 @@
 -- Provider cost (COGS) per UTC day, source and tenant: the sum of the known costs, next to the
 -- number of items whose cost is unknown (unpriced, SPEC 2.6).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_windows',
+    window_column='usage_date',
+    window_grain='day',
+    full_refresh=reprice_full_refresh(),
+    on_schema_change='fail',
+) }}
+-- depends_on: {{ ref('int_touched_days') }}
 select
     cast(event_time as date) as usage_date,
     source,
@@ -7,4 +16,5 @@ select
     cast(coalesce(sum(cost_usd), 0) as decimal(38, 12)) as cost_usd,
     count(*) filter (where cost_source = 'unpriced') as unpriced_items
 from {{ ref('int_provider_costs') }}
+{% if is_incremental() %}where {{ in_touched_windows('event_time', 'day') }}{% endif %}
 group by 1, 2, 3

@@ -1,5 +1,14 @@
 -- The platform-wide view of agent runs per UTC day of started_at (SPEC 7).
 -- cost_usd sums the known costs of the runs (NULL-safe: an unknown cost is not 0).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_windows',
+    window_column='usage_date',
+    window_grain='day',
+    full_refresh=reprice_full_refresh(),
+    on_schema_change='fail',
+) }}
+-- depends_on: {{ ref('int_touched_days') }}
 select
     cast(started_at as date) as usage_date,
     count(distinct tenant_id) as tenants,
@@ -11,4 +20,5 @@ select
     cast(coalesce(sum(cost_usd), 0) as decimal(38, 12)) as cost_usd,
     cast(sum(unpriced_spans) as bigint) as unpriced_spans
 from {{ ref('fct_trace_sessions') }}
+{% if is_incremental() %}where {{ in_touched_windows('started_at', 'day') }}{% endif %}
 group by 1

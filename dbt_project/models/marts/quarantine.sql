@@ -1,4 +1,12 @@
--- One row per quarantined item, with its reason and raw text (SPEC 2.5, 7).
+-- One row per quarantined item, with its reason and raw text (SPEC 2.5, 7). Incremental: a run
+-- adds the quarantine of its batch's files (replacing them if the batch is built again).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='file',
+    on_schema_change='fail',
+) }}
+-- depends_on: {{ ref('stg_ingest__batch_files') }}
 select
     source,
     file,
@@ -8,3 +16,4 @@ select
     delivery_date,
     item_position
 from {{ ref('stg_ingest__quarantine') }}
+{% if is_incremental() %}where {{ in_batch('file') }}{% endif %}

@@ -1,5 +1,14 @@
 -- Agent runs per UTC day (of started_at), tenant and team (SPEC 7); team_id NULL = no team.
 -- cost_usd sums the known costs of the runs (NULL-safe: an unknown cost is not 0).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_windows',
+    window_column='usage_date',
+    window_grain='day',
+    full_refresh=reprice_full_refresh(),
+    on_schema_change='fail',
+) }}
+-- depends_on: {{ ref('int_touched_days') }}
 select
     cast(started_at as date) as usage_date,
     tenant_id,
@@ -10,4 +19,5 @@ select
     cast(sum(output_tokens) as decimal(38, 12)) as output_tokens,
     cast(coalesce(sum(cost_usd), 0) as decimal(38, 12)) as cost_usd
 from {{ ref('fct_trace_sessions') }}
+{% if is_incremental() %}where {{ in_touched_windows('started_at', 'day') }}{% endif %}
 group by 1, 2, 3

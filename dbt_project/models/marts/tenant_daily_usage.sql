@@ -1,4 +1,13 @@
 -- Usage per UTC day, tenant and meter.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_windows',
+    window_column='usage_date',
+    window_grain='day',
+    full_refresh=reprice_full_refresh(),
+    on_schema_change='fail',
+) }}
+-- depends_on: {{ ref('int_touched_days') }}
 select
     cast(event_time as date) as usage_date,
     tenant_id,
@@ -6,4 +15,5 @@ select
     cast(sum(quantity) as decimal(38, 12)) as quantity,
     count(*) as record_count
 from {{ ref('fct_usage_records') }}
+{% if is_incremental() %}where {{ in_touched_windows('event_time', 'day') }}{% endif %}
 group by 1, 2, 3

@@ -1,5 +1,14 @@
 -- Usage per billing period (UTC calendar month), tenant and meter; built from the records, not
 -- from the daily mart, so that the two can be reconciled against each other.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_windows',
+    window_column='usage_month',
+    window_grain='month',
+    full_refresh=reprice_full_refresh(),
+    on_schema_change='fail',
+) }}
+-- depends_on: {{ ref('int_touched_days') }}
 select
     cast({{ dbt.date_trunc('month', 'event_time') }} as date) as usage_month,
     tenant_id,
@@ -7,4 +16,5 @@ select
     cast(sum(quantity) as decimal(38, 12)) as quantity,
     count(*) as record_count
 from {{ ref('fct_usage_records') }}
+{% if is_incremental() %}where {{ in_touched_windows('event_time', 'month') }}{% endif %}
 group by 1, 2, 3
