@@ -85,7 +85,9 @@ def prices_sha(layout: HomeLayout) -> str:
     if not path.exists():
         return ""
     with duckdb.connect() as con:
-        rows = con.execute(f"SELECT * FROM read_parquet({sql_literal(path)}) ORDER BY ALL").fetchall()
+        rows = con.execute(
+            f"SELECT * FROM read_parquet({sql_literal(path)}) ORDER BY ALL"
+        ).fetchall()
     return hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
@@ -132,6 +134,16 @@ def write_batch(layout: HomeLayout, plan: BuildPlan) -> None:
         con.execute(f"COPY ({query}) TO {sql_literal(tmp)} (FORMAT parquet)")
     os.replace(tmp, target)
     _write_json(_pending_file(layout), plan.as_json())
+
+
+def checked_windows(layout: HomeLayout) -> bool:
+    """Whether the build awaiting publication was incremental: its checks may look at the windows
+    it replaced only. A full refresh or new prices changed everything: check everything."""
+    pending_path = _pending_file(layout)
+    if not pending_path.exists():
+        return False
+    pending = json.loads(pending_path.read_text())
+    return not pending["full_refresh"] and not pending["reprice"]
 
 
 def commit_build(layout: HomeLayout) -> None:

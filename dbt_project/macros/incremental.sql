@@ -20,8 +20,11 @@
 #}
 {% macro touched_days() %}
     {% if not execute %}{{ return([]) }}{% endif %}
+    {# the relation by name (models declare the dependency with a depends_on comment; tests
+       reach this through get_where_subquery, where a ref would be a new dependency) #}
+    {% set days_model = graph.nodes['model.meterline.int_touched_days'] %}
     {% set result = run_query("select distinct cast(usage_date as varchar) from "
-                              ~ ref('int_touched_days') ~ " order by 1") %}
+                              ~ days_model.relation_name ~ " order by 1") %}
     {{ return(result.columns[0].values() | list) }}
 {% endmacro %}
 
@@ -74,3 +77,31 @@
 {% macro reprice_full_refresh() %}
     {{ return(true if var('reprice', false) else none) }}
 {% endmacro %}
+
+{#
+  Data tests of a windowed model (config `window_column`) check only the windows this run
+  replaced: rows elsewhere did not change since they were checked. A full refresh or a reprice
+  checks everything. Overrides dbt's get_where_subquery, which every generic test calls.
+#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set tested = [] -%}
+    {%- for node in (graph.nodes.values() if execute else []) -%}
+        {%- if node.resource_type == 'model' and node.name == relation.identifier -%}
+            {%- do tested.append(node) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set window_column = tested[0].config.get('window_column') if tested else none -%}
+    {%- set conditions = [] -%}
+    {%- if where -%}{%- do conditions.append('(' ~ where ~ ')') -%}{%- endif -%}
+    {%- if window_column and not flags.FULL_REFRESH and not var('reprice', false) -%}
+        {%- do conditions.append(in_touched_windows(window_column,
+                                                    tested[0].config.get('window_grain', 'day'))) -%}
+    {%- endif -%}
+    {%- if conditions -%}
+        {%- do return('(select * from ' ~ relation ~ ' where ' ~ conditions | join(' and ')
+                      ~ ') dbt_subquery') -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}

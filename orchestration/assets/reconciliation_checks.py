@@ -9,11 +9,13 @@ import os
 
 import dagster as dg
 
+from orchestration.build_batch import checked_windows
 from orchestration.checks.reconciliation import (
     DEFAULT_MAX_QUARANTINE_RATE,
     RULES,
     failing_rows_markdown,
     run_rules,
+    touched_days,
 )
 from orchestration.resources import MeterlineResource
 from orchestration.run_state import mark_checks_failed
@@ -38,7 +40,13 @@ def max_quarantine_rate() -> float:
 def reconciliation_checks(context, meterline: MeterlineResource):
     """Run every reconciliation rule on the build warehouse; one check result per rule."""
     layout = meterline.layout
-    outcomes = run_rules(layout.warehouse, layout.home, max_quarantine_rate=max_quarantine_rate())
+    windows = touched_days(layout.warehouse) if checked_windows(layout) else None
+    context.log.info(
+        "checking all of history" if windows is None else f"checking {len(windows)} touched days"
+    )
+    outcomes = run_rules(
+        layout.warehouse, layout.home, windows=windows, max_quarantine_rate=max_quarantine_rate()
+    )
     failures = []
     for outcome in outcomes:
         rule = RULES[outcome.rule]

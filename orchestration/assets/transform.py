@@ -129,7 +129,11 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, meterline: M
     else:
         context.log.info(
             f"incremental build of {len(plan.batch)} new bronze files"
-            + ("; provider prices changed: rebuilding the models that use them" if plan.reprice else "")
+            + (
+                "; provider prices changed: rebuilding the models that use them"
+                if plan.reprice
+                else ""
+            )
         )
         if plan.reprice:
             args += ["--vars", json.dumps({"reprice": True})]

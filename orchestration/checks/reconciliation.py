@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -48,6 +49,12 @@ class Rule:
     """Suite parameters (`$PARAMETER` in the suite) with their defaults; all are rates."""
     extra_statistics: Callable[[pd.DataFrame], dict[str, Any]] | None = None
     """Rule-specific numbers for the outcome's statistics, computed from the rule's frame."""
+    window: str | None = "day"
+    """On an incremental run, the rule sees the touched `day`s or the `month`s holding them of
+    every windowed table (WINDOWED_TABLES); None: a whole-history identity over small tables
+    (one row per file, or per day), run in full every time."""
+    by_trace: bool = False
+    """Span tables are windowed by their trace's start (the rule compares traces, not days)."""
 
     @property
     def suite_name(self) -> str:
@@ -100,14 +107,15 @@ RULES: dict[str, Rule] = {
     rule.name: rule
     for rule in (
         Rule("daily_usage_matches_bronze", "tenant_daily_usage", _DAY),
-        Rule("monthly_usage_matches_daily", "tenant_monthly_usage", _MONTH),
+        Rule("monthly_usage_matches_daily", "tenant_monthly_usage", _MONTH, window=None),
         Rule(
             "trace_sessions_match_spans",
             "fct_trace_sessions",
             "tenant {tenant_id}, {usage_date}, first trace off {first_trace_off}",
+            by_trace=True,
         ),
         Rule("platform_cost_matches_provider_cost", "platform_daily_cost", _COST_DAY),
-        Rule("ingest_audit_identity", "ingest_audit", "file {file}"),
+        Rule("ingest_audit_identity", "ingest_audit", "file {file}", window=None),
         Rule(
             "quarantine_rate_within_bound",
             "ingest_audit",
@@ -115,21 +123,22 @@ RULES: dict[str, Rule] = {
             guards_money=False,
             parameters={"max_quarantine_rate": DEFAULT_MAX_QUARANTINE_RATE},
             extra_statistics=_quarantine_rates,
+            window=None,
         ),
         Rule("fct_usage_records_contract", "fct_usage_records", f"{_DAY}, source {{source}}"),
         Rule(
             "fct_trace_sessions_contract", "fct_trace_sessions", "tenant {tenant_id}, {usage_date}"
         ),
         Rule("tenant_daily_usage_contract", "tenant_daily_usage", _DAY),
-        Rule("tenant_monthly_usage_contract", "tenant_monthly_usage", _MONTH),
+        Rule("tenant_monthly_usage_contract", "tenant_monthly_usage", _MONTH, window="month"),
         Rule(
             "agent_daily_stats_contract",
             "agent_daily_stats",
             "tenant {tenant_id}, agent {agent_id}, {usage_date}",
         ),
         Rule("platform_daily_cost_contract", "platform_daily_cost", _COST_DAY),
-        Rule("quarantine_contract", "quarantine", "file {file}"),
-        Rule("ingest_audit_contract", "ingest_audit", "file {file}"),
+        Rule("quarantine_contract", "quarantine", "file {file}", window=None),
+        Rule("ingest_audit_contract", "ingest_audit", "file {file}", window=None),
         Rule(
             "team_daily_stats_match_sessions",
             "team_daily_stats",
@@ -140,6 +149,7 @@ RULES: dict[str, Rule] = {
             "feature_monthly_usage_matches_usage_cost",
             "feature_monthly_usage",
             "tenant {tenant_id}, source {source}, month {usage_month}",
+            window="month",
         ),
     )
 }
@@ -158,6 +168,82 @@ PUBLISHED_RULES: dict[str, Rule] = {
 }
 
 
+# SPEC 9: the tables a windowed rule reads, with the time column that places a row in a window
+# (macros/incremental.sql replaces whole windows of the same columns). Span tables hold `trace_id`.
+WINDOWED_TABLES = {
+    "int_events_copies_classified": "event_time",
+    "int_usage_logs_copies_classified": "event_time",
+    "int_sessions_copies_classified": "event_time",
+    "int_traces_copies_classified": "start_time",
+    "int_spans_costed": "start_time",
+    "int_usage_logs_costed": "event_time",
+    "int_provider_costs": "event_time",
+    "int_usage_records_unioned": "event_time",
+    "int_traces_assembled": "started_at",
+    "fct_usage_records": "event_time",
+    "fct_trace_sessions": "started_at",
+    "tenant_daily_usage": "usage_date",
+    "agent_daily_stats": "usage_date",
+    "team_daily_stats": "usage_date",
+    "platform_daily_stats": "usage_date",
+    "platform_daily_cost": "usage_date",
+    "tenant_monthly_usage": "usage_month",
+    "feature_monthly_usage": "usage_month",
+}
+_SPAN_TABLES = ("int_traces_copies_classified", "int_spans_costed")
+
+
+def touched_days(warehouse: Path) -> list[date]:
+    """The UTC days the last incremental dbt build replaced (int_touched_days)."""
+    with _open_read_only(warehouse) as connection:
+        rows = connection.execute(
+            "SELECT DISTINCT usage_date FROM main.int_touched_days"
+        ).fetchall()
+    return sorted(day for (day,) in rows)
+
+
+def _window_views(connection: duckdb.DuckDBPyConnection, rule: Rule, days: list[date]) -> None:
+    """Shadow every windowed table with a temp view of the rule's windows (the rule's SQL names
+    tables unqualified, and temp views come first in DuckDB's search path)."""
+    database = connection.execute("SELECT current_database()").fetchone()[0]
+    existing = {
+        name
+        for (name,) in connection.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+            " AND table_catalog = current_database()"
+        ).fetchall()
+    }
+    if rule.window == "month":
+        values = sorted({day.replace(day=1) for day in days})
+    else:
+        values = days
+    listed = ", ".join(f"DATE '{value.isoformat()}'" for value in values) or "NULL"
+
+    def within(column: str) -> str:
+        grain = "month" if rule.window == "month" else "day"
+        return f"CAST(date_trunc('{grain}', {column}) AS DATE) IN ({listed})"
+
+    for table, column in WINDOWED_TABLES.items():
+        if table not in existing:
+            continue
+        qualified = f'"{database}".main.{table}'
+        if rule.by_trace and table in _SPAN_TABLES:
+            where = (
+                f'trace_id IN (SELECT trace_id FROM "{database}".main.int_traces_assembled '
+                f"WHERE {within('started_at')})"
+            )
+        else:
+            where = within(column)
+        connection.execute(
+            f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {qualified} WHERE {where}"
+        )
+
+
+def _drop_window_views(connection: duckdb.DuckDBPyConnection) -> None:
+    for table in WINDOWED_TABLES:
+        connection.execute(f"DROP VIEW IF EXISTS temp.main.{table}")
+
+
 def run_rule(rule_name: str, warehouse: Path, home: Path, **params: float) -> RuleOutcome:
     """Run one rule on the DuckDB `warehouse`; GX results and Data Docs go to `<home>/gx/`.
 
@@ -168,11 +254,18 @@ def run_rule(rule_name: str, warehouse: Path, home: Path, **params: float) -> Ru
 
 
 def run_rules(
-    warehouse: Path, home: Path, rule_names: Iterable[str] | None = None, **params: float
+    warehouse: Path,
+    home: Path,
+    rule_names: Iterable[str] | None = None,
+    windows: list[date] | None = None,
+    **params: float,
 ) -> list[RuleOutcome]:
     """Run several rules (all by default, in `RULES` order) on one connection and GX context.
 
-    Data Docs are rendered once, after the last rule: one page costs as much as a validation.
+    `windows`: the UTC days an incremental build replaced; a windowed rule then checks only
+    those days (or their months), rows elsewhere having been checked when they were built.
+    None checks all of history. Data Docs are rendered once, after the last rule: one page costs
+    as much as a validation.
     """
     rules = [_rule(name) for name in (RULES if rule_names is None else rule_names)]
     declared = {name for rule in rules for name in rule.parameters}
@@ -191,6 +284,10 @@ def run_rules(
     outcomes = []
     with _open_read_only(warehouse) as connection:
         for rule in rules:
+            if windows is not None and rule.window is not None:
+                _window_views(connection, rule, windows)
+            else:
+                _drop_window_views(connection)
             # Arrow keeps DECIMAL as exact Decimal objects (DuckDB's .df() would give floats).
             frame = connection.sql(rule.sql).to_arrow_table().to_pandas()
             parameters = _parameters(rule, params)

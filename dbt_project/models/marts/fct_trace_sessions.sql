@@ -1,6 +1,7 @@
 -- One row per trace (agent run), assembled across files and deliveries (SPEC 2.3, 7).
--- A view: int_traces_assembled is the incremental table, this adds the published shape.
-{{ config(materialized='view') }}
+-- A view: int_traces_assembled is the incremental table, this adds the published shape;
+-- window_column: its data tests check the days a run touched (macros/incremental.sql).
+{{ config(materialized='view', window_column='started_at') }}
 select
     trace_id,
     tenant_id,
