@@ -2,13 +2,12 @@
 
 import dagster as dg
 
-from orchestration.build_batch import commit_build
-
 from orchestration.billing.invoice_tables import (
     PublishedChecksFailedError,
     invoice_tables,
     invoice_tables_audit,
 )
+from orchestration.build_batch import commit_build
 from orchestration.publish import PUBLISHED_TABLES, publish_marts
 from orchestration.resources import MeterlineResource
 from orchestration.run_state import clear_checks_failed, mark_checks_failed, mark_run_published

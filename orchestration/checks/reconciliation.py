@@ -213,10 +213,7 @@ def _window_views(connection: duckdb.DuckDBPyConnection, rule: Rule, days: list[
             " AND table_catalog = current_database()"
         ).fetchall()
     }
-    if rule.window == "month":
-        values = sorted({day.replace(day=1) for day in days})
-    else:
-        values = days
+    values = sorted({day.replace(day=1) for day in days}) if rule.window == "month" else days
     listed = ", ".join(f"DATE '{value.isoformat()}'" for value in values) or "NULL"
 
     def within(column: str) -> str:
