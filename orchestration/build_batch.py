@@ -7,8 +7,9 @@ provider prices it used. A run builds the markers not listed yet (its batch, wri
 every check and published: a run that failed or crashed leaves the batch to the next run, which
 builds it again (the incremental models recompute whole units, so that is harmless).
 
-A full refresh (asked for, a first build, or a warehouse built by another model version) rebuilds
-every model from all of bronze; changed provider prices rebuild the models that use them.
+A full refresh (asked for, a first build, a warehouse built by another model version, or after a
+build that failed a check) rebuilds every model from all of bronze; changed provider prices rebuild
+the models that use them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.run_state import checks_failed
 from orchestration.settings import HomeLayout
 from orchestration.sql_text import sql_literal
 
@@ -108,6 +110,9 @@ def plan_build(layout: HomeLayout, full_refresh: bool = False) -> BuildPlan:
         reason = "first build of this warehouse"
     elif state.get("version") != STATE_VERSION:
         reason = "the warehouse was built by another version of the models"
+    elif checks_failed(layout):
+        # what made a check fail may lie anywhere in the warehouse: rebuild it from bronze
+        reason = "the last build failed a blocking check"
     if reason is not None:
         return BuildPlan(reason, False, tuple(markers), sha)
     built = set(state["built"])

@@ -428,6 +428,12 @@ def main() -> None:
         action="append",
         help="run only these parts (repeatable); the report then says which parts ran",
     )
+    parser.add_argument(
+        "--history",
+        type=int,
+        action="append",
+        help="nightly: days of history to measure (repeatable; default 7, 180 and 365)",
+    )
     args = parser.parse_args()
     chosen = set(args.only or parts)
     os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -442,6 +448,7 @@ def main() -> None:
             20_000,
             [1_000, 10_000],
         )
+    history = args.history or history
     args.work.mkdir(parents=True, exist_ok=True)
     results = {"e2e": [], "nightly": [], "invoice": [], "overhead": None, "per_day": per_day}
     for size in sizes if "e2e" in chosen else []:
@@ -465,6 +472,7 @@ def main() -> None:
     command = "python scripts/bench.py --smoke" if args.smoke else "make bench"
     if args.only:
         command = "python scripts/bench.py " + " ".join(f"--only {p}" for p in args.only)
+        command += "".join(f" --history {days}" for days in args.history or [])
     write_report(args.report, results, sizes, command)
     print(f"wrote {args.report}")
 

@@ -214,11 +214,18 @@ def _window_views(connection: duckdb.DuckDBPyConnection, rule: Rule, days: list[
         ).fetchall()
     }
     values = sorted({day.replace(day=1) for day in days}) if rule.window == "month" else days
-    listed = ", ".join(f"DATE '{value.isoformat()}'" for value in values) or "NULL"
+    grain = "month" if rule.window == "month" else "day"
+    listed = ", ".join(f"DATE '{value.isoformat()}'" for value in values)
 
     def within(column: str) -> str:
-        grain = "month" if rule.window == "month" else "day"
-        return f"CAST(date_trunc('{grain}', {column}) AS DATE) IN ({listed})"
+        if not values:
+            return "false"
+        # the range on the bare column lets DuckDB skip row groups by their min/max
+        return (
+            f"{column} >= DATE '{values[0].isoformat()}' "
+            f"AND {column} < DATE '{values[-1].isoformat()}' + INTERVAL 1 {grain} "
+            f"AND CAST(date_trunc('{grain}', {column}) AS DATE) IN ({listed})"
+        )
 
     for table, column in WINDOWED_TABLES.items():
         if table not in existing:
