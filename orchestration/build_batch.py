@@ -14,7 +14,6 @@ the models that use them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.ingest.catalog_prices import prices_sha
 from orchestration.run_state import checks_failed
 from orchestration.settings import HomeLayout
 from orchestration.sql_text import sql_literal
@@ -81,18 +81,6 @@ def _markers(layout: HomeLayout) -> list[str]:
     )
 
 
-def prices_sha(layout: HomeLayout) -> str:
-    """A hash of the provider prices' rows (not of the Parquet bytes, which may vary by writer)."""
-    path = layout.bronze / "catalog" / "model_prices.parquet"
-    if not path.exists():
-        return ""
-    with duckdb.connect() as con:
-        rows = con.execute(
-            f"SELECT * FROM read_parquet({sql_literal(path)}) ORDER BY ALL"
-        ).fetchall()
-    return hashlib.sha256(repr(rows).encode()).hexdigest()
-
-
 def _read_state(layout: HomeLayout) -> dict | None:
     path = _state_file(layout)
     return json.loads(path.read_text()) if path.exists() else None
@@ -101,7 +89,7 @@ def _read_state(layout: HomeLayout) -> dict | None:
 def plan_build(layout: HomeLayout, full_refresh: bool = False) -> BuildPlan:
     """What the next dbt build must do, from bronze, the prices and the last published build."""
     markers = _markers(layout)
-    sha = prices_sha(layout)
+    sha = prices_sha(layout.bronze)
     state = _read_state(layout)
     reason = None
     if full_refresh:

@@ -6,8 +6,8 @@ from datetime import date
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from orchestration.build_batch import prices_sha
 from orchestration.ingest.bronze import ingest_deliveries
+from orchestration.ingest.catalog_prices import prices_sha
 from orchestration.ingest.raw_files import SOURCES
 from orchestration.partitions import delivery_partitions
 from orchestration.resources import MeterlineResource
@@ -111,9 +111,9 @@ def catalog_model_prices(
 
     layout = meterline.layout
     catalog = meterline.load_catalog()
-    before = prices_sha(layout)
+    before = prices_sha(layout.bronze)
     count = write_model_prices(catalog, layout.bronze)
-    if prices_sha(layout) != before:
+    if prices_sha(layout.bronze) != before:
         # new prices change what the warehouse must hold; the same prices change nothing
         mark_run_started(layout, context.run.run_id)
     return dg.MaterializeResult(metadata={"model_prices": count})

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from orchestration.sql_text import sql_literal
 
 _PRICE = pa.decimal128(38, 12)
 _SCHEMA = pa.schema(
@@ -56,3 +60,15 @@ def write_model_prices(catalog, bronze_root: Path) -> int:
     pq.write_table(table, tmp)
     os.replace(tmp, target)
     return len(prices)
+
+
+def prices_sha(bronze_root: Path) -> str:
+    """A hash of the provider prices' rows (not of the Parquet bytes, which may vary by writer)."""
+    path = bronze_root / "catalog" / "model_prices.parquet"
+    if not path.exists():
+        return ""
+    with duckdb.connect() as con:
+        rows = con.execute(
+            f"SELECT * FROM read_parquet({sql_literal(path)}) ORDER BY ALL"
+        ).fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
