@@ -53,7 +53,7 @@ later_copies as (
 )
 
 select
-    items.* exclude (item_json),
+    {{ star_except(['item_json'], 'items') }},
     case
         when ranked.copy_rank = 1 then 'accepted'
         when later_copies.same_content then 'duplicate'

@@ -42,6 +42,6 @@ select
     feature,
     provider,
     count(*) as operations,
-    cast(coalesce(sum(cost_usd), 0) as decimal(38, 12)) as cost_usd
+    coalesce({{ sum_exact('cost_usd') }}, 0) as cost_usd
 from items
 group by 1, 2, 3, 4, 5

@@ -4,7 +4,7 @@ select
     cast(event_time as date) as usage_date,
     source,
     tenant_id,
-    cast(coalesce(sum(cost_usd), 0) as decimal(38, 12)) as cost_usd,
+    coalesce({{ sum_exact('cost_usd') }}, 0) as cost_usd,
     count(*) filter (where cost_source = 'unpriced') as unpriced_items
 from {{ ref('int_provider_costs') }}
 group by 1, 2, 3

@@ -3,7 +3,7 @@ select
     cast(event_time as date) as usage_date,
     tenant_id,
     meter,
-    cast(sum(quantity) as decimal(38, 12)) as quantity,
+    {{ sum_exact('quantity') }} as quantity,
     count(*) as record_count
 from {{ ref('fct_usage_records') }}
 group by 1, 2, 3
