@@ -9,7 +9,7 @@ DBT_DIRS := --project-dir dbt_project --profiles-dir dbt_project
 METERLINE_HOME ?= $(CURDIR)/data
 DAGSTER_HOME ?= $(METERLINE_HOME)/dagster
 
-.PHONY: install demo test test-browser dev lint format bench clean
+.PHONY: install demo test test-browser test-spark dev lint format bench clean
 
 ## install: uv (bootstrapped with pip when missing), the locked packages, the dbt manifest,
 ## and PostgreSQL's server binaries for the pull tests (Debian's package, only when missing)
@@ -28,9 +28,13 @@ install:
 demo: install
 	METERLINE_HOME=$(METERLINE_HOME) DAGSTER_HOME=$(DAGSTER_HOME) $(UV) run --frozen meterline demo
 
-## test: the whole test suite but the browser tests (CI runs both targets)
+## test: the whole test suite but the browser and Spark tests (CI runs every target)
 test: install
-	$(UV) run --frozen pytest -q -m "not browser"
+	$(UV) run --frozen pytest -q -m "not browser and not spark"
+
+## test-spark: a generated month built by dbt on Spark (Java 17) and on DuckDB, every table equal
+test-spark: install
+	$(UV) run --frozen pytest -q -m spark
 
 ## test-browser: the report opened in Debian chromium by Playwright (screenshot in test-artifacts/)
 test-browser: install

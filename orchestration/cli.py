@@ -139,12 +139,21 @@ def generate(month, tenants, events, seed, home, catalog):
 @main.command()
 @click.option("--from", "from_date", type=click.DateTime(["%Y-%m-%d"]), default=None)
 @click.option("--to", "to_date", type=click.DateTime(["%Y-%m-%d"]), default=None)
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Where dbt builds the models (spark: a local Spark session, docs/scale-out.md).",
+)
 @common_options
-def run(from_date, to_date, home, catalog):
+def run(from_date, to_date, engine, home, catalog):
     """Ingest new deliveries (or re-run --from/--to), build marts, check, publish."""
     ctx = Context(home, catalog)
     ctx.validate_catalog()
-    _run_pipeline(ctx, from_date.date() if from_date else None, to_date.date() if to_date else None)
+    _run_pipeline(
+        ctx, from_date.date() if from_date else None, to_date.date() if to_date else None, engine
+    )
 
 
 @main.command()
@@ -399,14 +408,18 @@ def _preload_in_background(module: str) -> None:
     threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
 
 
-def _run_pipeline(ctx: Context, from_date: date | None, to_date: date | None) -> None:
+def _run_pipeline(
+    ctx: Context, from_date: date | None, to_date: date | None, engine: str = "duckdb"
+) -> None:
     # held from before the pending deliveries are listed: a command that waited for another one
     # then sees what that one ingested, and does not claim to have ingested it again
     with home_lock(ctx.layout.home, on_wait=_say_waiting(ctx)):
-        _run_pipeline_locked(ctx, from_date, to_date)
+        _run_pipeline_locked(ctx, from_date, to_date, engine)
 
 
-def _run_pipeline_locked(ctx: Context, from_date: date | None, to_date: date | None) -> None:
+def _run_pipeline_locked(
+    ctx: Context, from_date: date | None, to_date: date | None, engine: str = "duckdb"
+) -> None:
     from orchestration.checks_report import report_failed_checks
     from orchestration.ingest.bronze import pending_raw_files
     from orchestration.ingest.raw_files import list_delivery_dates
@@ -425,6 +438,7 @@ def _run_pipeline_locked(ctx: Context, from_date: date | None, to_date: date | N
     else:
         days = sorted(pending)
     files_to_ingest = sum(len(pending.get(day, ())) for day in days)
+    tags = {"meterline/engine": engine}  # spark_engine.ENGINE_TAG, read by the dbt step
     if days:
         ok = _execute(
             ctx,
@@ -432,9 +446,10 @@ def _run_pipeline_locked(ctx: Context, from_date: date | None, to_date: date | N
             preload=GX_RUNNER,
             files_to_ingest=files_to_ingest,
             partitions=(delivery_partitions, [d.isoformat() for d in days]),
+            tags=tags,
         )
     else:
-        ok = _execute(ctx, "meterline_rebuild", preload=GX_RUNNER)
+        ok = _execute(ctx, "meterline_rebuild", preload=GX_RUNNER, tags=tags)
     if not ok:
         report_failed_checks(layout)
         sys.exit(EXIT_CHECK_FAILED)

@@ -25,6 +25,13 @@ from orchestration.ingest.bronze import prepare_bronze
 from orchestration.resources import MeterlineResource
 from orchestration.run_state import mark_checks_failed, mark_run_started
 from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.spark_engine import (
+    DBT_TARGETS,
+    ENGINE_TAG,
+    create_views_on_duckdb,
+    import_spark_tables,
+    prepare_spark_home,
+)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # dbt colours its messages
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
@@ -117,8 +124,12 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, meterline: M
     """
     mark_run_started(meterline.layout, context.run.run_id)
     dbt_environment(meterline)
+    # `meterline run --engine spark` (run tag): the same models on Spark (spark_engine.py)
+    engine = context.run.tags.get(ENGINE_TAG, "duckdb")
+    if engine == "spark":
+        prepare_spark_home(meterline.layout.home)
     invocation = dbt.cli(
-        ["build", "--exclude-resource-type", "unit_test"],
+        ["build", "--exclude-resource-type", "unit_test", "--target", DBT_TARGETS[engine]],
         context=context,
         target_path=meterline.layout.dbt_target,
         raise_on_error=False,
@@ -136,6 +147,19 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, meterline: M
         mark_checks_failed(meterline.layout, failed)
         raise dg.Failure(
             "dbt build failed: " + "; ".join(f"{f['rule']}: {f['summary']}" for f in failed)
+        )
+    if engine == "spark":
+        # checks and publish read the DuckDB build warehouse, as after a DuckDB build
+        layout = meterline.layout
+        nodes = invocation.get_artifact("manifest.json")["nodes"].values()
+        tables = [
+            n["name"]
+            for n in nodes
+            if n["resource_type"] == "model" and n["config"]["materialized"] != "view"
+        ]
+        import_spark_tables(layout.home, layout.warehouse, tables)
+        create_views_on_duckdb(
+            DBT_EXECUTABLE, dbt_project.project_dir, layout.dbt_target, layout.logs / "dbt"
         )
 
 

@@ -8,7 +8,7 @@ select
     {{ sum_exact('input_tokens') }} as input_tokens,
     {{ sum_exact('output_tokens') }} as output_tokens,
     {{ sum_exact('cost_usd') }} as cost_usd,
-    avg(duration_ms) as avg_duration_ms,
+    {{ mean_ms('duration_ms') }} as avg_duration_ms,
     {{ p95('duration_ms') }} as p95_duration_ms
 from {{ ref('fct_trace_sessions') }}
 group by 1, 2, 3
