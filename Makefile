@@ -12,13 +12,19 @@ DAGSTER_HOME ?= $(METERLINE_HOME)/dagster
 .PHONY: install demo test test-browser test-spark dev lint format bench clean
 
 ## install: uv (bootstrapped with pip when missing), the locked packages, the dbt manifest,
-## and PostgreSQL's server binaries for the pull tests (Debian's package, only when missing)
+## PostgreSQL's server binaries for the pull tests and a Java runtime for Spark (Debian's
+## packages, only when missing)
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
 		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
 		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
 		echo "warning: no PostgreSQL server binaries (initdb): the pull tests need the postgresql package"
+	@# Spark (make test-spark, meterline run --engine spark) runs on a Java 17 runtime
+	@command -v java >/dev/null 2>&1 || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; } || \
+		echo "warning: no java: Spark (make test-spark) needs a Java 17 runtime"
 	$(UV) sync --frozen
 	$(DBT) parse $(DBT_DIRS) --quiet
 	@# the browser tests drive Debian's chromium (never `playwright install`, which downloads one)
