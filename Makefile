@@ -39,8 +39,10 @@ test: install
 	$(UV) run --frozen pytest -q -m "not browser and not spark"
 
 ## test-spark: a generated month built by dbt on Spark (Java 17) and on DuckDB, every table equal
+## (the `spark` extra: dbt-spark + pyspark, not part of the default install)
 test-spark: install
-	$(UV) run --frozen pytest -q -m spark
+	$(UV) sync --frozen --extra spark
+	$(UV) run --frozen --extra spark pytest -q -m spark
 
 ## test-browser: the report opened in Debian chromium by Playwright (screenshot in test-artifacts/)
 test-browser: install

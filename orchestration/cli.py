@@ -151,9 +151,20 @@ def run(from_date, to_date, engine, home, catalog):
     """Ingest new deliveries (or re-run --from/--to), build marts, check, publish."""
     ctx = Context(home, catalog)
     ctx.validate_catalog()
+    if engine == "spark" and not _spark_installed():
+        raise click.ClickException(
+            "--engine spark needs the spark extra: uv sync --extra spark "
+            "(or pip install 'meterline[spark]'), and a Java 17 runtime"
+        )
     _run_pipeline(
         ctx, from_date.date() if from_date else None, to_date.date() if to_date else None, engine
     )
+
+
+def _spark_installed() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("pyspark") is not None and find_spec("dbt.adapters.spark") is not None
 
 
 @main.command()
