@@ -14,6 +14,8 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,18 +71,24 @@ def output(done: subprocess.CompletedProcess) -> str:
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory: pytest.TempPathFactory) -> Builds:
-    spark_home = tmp_path_factory.mktemp("spark-home")
-    duckdb_home = tmp_path_factory.mktemp("duckdb-home")
+def builds() -> Iterator[Builds]:
+    # a folder of its own, not pytest's tmp_path: the module runs for many minutes, and pytest
+    # sessions started meanwhile on the same machine prune older sessions' temp folders
+    root = Path(tempfile.mkdtemp(prefix="meterline-test-spark-"))
+    spark_home = root / "spark-home"
+    duckdb_home = root / "duckdb-home"
+    spark_home.mkdir()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DAGSTER_HOME", str(spark_home / "dagster"))
         mp.delenv("METERLINE_HOME", raising=False)
         cli(spark_home, "generate", *GENERATE)
         cli(spark_home, "run", "--engine", "spark")
     shutil.copytree(spark_home / "bronze", duckdb_home / "bronze")
+    (duckdb_home / "warehouse").mkdir()
     done = dbt(duckdb_home, "local", "build", "--exclude-resource-type", "unit_test")
     assert done.returncode == 0, output(done)
-    return Builds(spark_home, duckdb_home)
+    yield Builds(spark_home, duckdb_home)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_the_month_holds_every_trap(builds: Builds):
