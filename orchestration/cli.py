@@ -9,6 +9,7 @@ import importlib
 import os
 import sys
 import threading
+import warnings
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +45,12 @@ class Context:
         except FileNotFoundError as err:
             raise click.ClickException(f"catalog not found: {err.filename}") from err
 
+
+# With the spark extra installed, Great Expectations imports pyspark, which warns on every run
+# that it does not fully support pandas 3 (Meterline never hands pandas data to pyspark).
+warnings.filterwarnings(
+    "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+)
 
 # click exits 1 on ClickException by default; SPEC 8 wants 2 for bad arguments and catalogs.
 click.ClickException.exit_code = EXIT_BAD_INPUT
