@@ -9,16 +9,22 @@ DBT_DIRS := --project-dir dbt_project --profiles-dir dbt_project
 METERLINE_HOME ?= $(CURDIR)/data
 DAGSTER_HOME ?= $(METERLINE_HOME)/dagster
 
-.PHONY: install demo test test-browser dev lint format bench clean
+.PHONY: install demo test test-browser test-spark dev lint format bench clean
 
 ## install: uv (bootstrapped with pip when missing), the locked packages, the dbt manifest,
-## and PostgreSQL's server binaries for the pull tests (Debian's package, only when missing)
+## PostgreSQL's server binaries for the pull tests and a Java runtime for Spark (Debian's
+## packages, only when missing)
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
 		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
 		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || \
 		echo "warning: no PostgreSQL server binaries (initdb): the pull tests need the postgresql package"
+	@# Spark (make test-spark, meterline run --engine spark) runs on a Java 17 runtime
+	@command -v java >/dev/null 2>&1 || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; } || \
+		echo "warning: no java: Spark (make test-spark) needs a Java 17 runtime"
 	$(UV) sync --frozen
 	$(DBT) parse $(DBT_DIRS) --quiet
 	@# the browser tests drive Debian's chromium (never `playwright install`, which downloads one)
@@ -28,9 +34,15 @@ install:
 demo: install
 	METERLINE_HOME=$(METERLINE_HOME) DAGSTER_HOME=$(DAGSTER_HOME) $(UV) run --frozen meterline demo
 
-## test: the whole test suite but the browser tests (CI runs both targets)
+## test: the whole test suite but the browser and Spark tests (CI runs every target)
 test: install
-	$(UV) run --frozen pytest -q -m "not browser"
+	$(UV) run --frozen pytest -q -m "not browser and not spark"
+
+## test-spark: a generated month built by dbt on Spark (Java 17) and on DuckDB, every table equal
+## (the `spark` extra: dbt-spark + pyspark, not part of the default install)
+test-spark: install
+	$(UV) sync --frozen --extra spark
+	$(UV) run --frozen --extra spark pytest -q -m spark
 
 ## test-browser: the report opened in Debian chromium by Playwright (screenshot in test-artifacts/)
 test-browser: install

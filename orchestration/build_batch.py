@@ -86,7 +86,7 @@ def _read_state(layout: HomeLayout) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def plan_build(layout: HomeLayout, full_refresh: bool = False) -> BuildPlan:
+def plan_build(layout: HomeLayout, full_refresh: bool = False, engine: str = "duckdb") -> BuildPlan:
     """What the next dbt build must do, from bronze, the prices and the last published build."""
     markers = _markers(layout)
     sha = prices_sha(layout.bronze)
@@ -94,6 +94,8 @@ def plan_build(layout: HomeLayout, full_refresh: bool = False) -> BuildPlan:
     reason = None
     if full_refresh:
         reason = "asked for (--full-refresh)"
+    elif engine != "duckdb":
+        reason = f"the {engine} engine builds in full (no delete+insert on plain Parquet)"
     elif state is None or not layout.warehouse.exists():
         reason = "first build of this warehouse"
     elif state.get("version") != STATE_VERSION:

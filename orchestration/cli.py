@@ -9,6 +9,7 @@ import importlib
 import os
 import sys
 import threading
+import warnings
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +45,12 @@ class Context:
         except FileNotFoundError as err:
             raise click.ClickException(f"catalog not found: {err.filename}") from err
 
+
+# With the spark extra installed, Great Expectations imports pyspark, which warns on every run
+# that it does not fully support pandas 3 (Meterline never hands pandas data to pyspark).
+warnings.filterwarnings(
+    "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+)
 
 # click exits 1 on ClickException by default; SPEC 8 wants 2 for bad arguments and catalogs.
 click.ClickException.exit_code = EXIT_BAD_INPUT
@@ -140,21 +147,40 @@ def generate(month, tenants, events, seed, home, catalog):
 @click.option("--from", "from_date", type=click.DateTime(["%Y-%m-%d"]), default=None)
 @click.option("--to", "to_date", type=click.DateTime(["%Y-%m-%d"]), default=None)
 @click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Where dbt builds the models (spark: a local Spark session, docs/scale-out.md).",
+)
+@click.option(
     "--full-refresh",
     is_flag=True,
     help="Rebuild every model from all of bronze (the result equals the incremental one).",
 )
 @common_options
-def run(from_date, to_date, full_refresh, home, catalog):
+def run(from_date, to_date, engine, full_refresh, home, catalog):
     """Ingest new deliveries (or re-run --from/--to), build marts, check, publish."""
     ctx = Context(home, catalog)
     ctx.validate_catalog()
+    if engine == "spark" and not _spark_installed():
+        raise click.ClickException(
+            "--engine spark needs the spark extra: uv sync --extra spark "
+            "(or pip install 'meterline[spark]'), and a Java 17 runtime"
+        )
     _run_pipeline(
         ctx,
         from_date.date() if from_date else None,
         to_date.date() if to_date else None,
+        engine,
         full_refresh,
     )
+
+
+def _spark_installed() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("pyspark") is not None and find_spec("dbt.adapters.spark") is not None
 
 
 @main.command()
@@ -410,12 +436,16 @@ def _preload_in_background(module: str) -> None:
 
 
 def _run_pipeline(
-    ctx: Context, from_date: date | None, to_date: date | None, full_refresh: bool = False
+    ctx: Context,
+    from_date: date | None,
+    to_date: date | None,
+    engine: str = "duckdb",
+    full_refresh: bool = False,
 ) -> None:
     # held from before the pending deliveries are listed: a command that waited for another one
     # then sees what that one ingested, and does not claim to have ingested it again
     with home_lock(ctx.layout.home, on_wait=_say_waiting(ctx)):
-        _run_pipeline_locked(ctx, from_date, to_date, full_refresh)
+        _run_pipeline_locked(ctx, from_date, to_date, engine, full_refresh)
 
 
 def _nothing_to_build(ctx: Context) -> bool:
@@ -434,7 +464,7 @@ def _nothing_to_build(ctx: Context) -> bool:
 
 
 def _run_pipeline_locked(
-    ctx: Context, from_date: date | None, to_date: date | None, full_refresh: bool
+    ctx: Context, from_date: date | None, to_date: date | None, engine: str, full_refresh: bool
 ) -> None:
     from orchestration.build_batch import FULL_REFRESH_TAG
     from orchestration.checks_report import report_failed_checks
@@ -455,7 +485,9 @@ def _run_pipeline_locked(
     else:
         days = sorted(pending)
     files_to_ingest = sum(len(pending.get(day, ())) for day in days)
-    tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
+    tags = {"meterline/engine": engine}  # spark_engine.ENGINE_TAG, read by the dbt step
+    if full_refresh:
+        tags[FULL_REFRESH_TAG] = "true"
     if days:
         ok = _execute(
             ctx,
@@ -465,7 +497,7 @@ def _run_pipeline_locked(
             partitions=(delivery_partitions, [d.isoformat() for d in days]),
             tags=tags,
         )
-    elif not full_refresh and _nothing_to_build(ctx):
+    elif not full_refresh and engine == "duckdb" and _nothing_to_build(ctx):
         click.echo("nothing new since the last published build: published marts unchanged")
         click.echo(f"published marts: {layout.published / 'marts.duckdb'}")
         return

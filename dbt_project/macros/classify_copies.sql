@@ -25,23 +25,23 @@
 with
 {% if is_incremental() %}
 batch as (
-    select * exclude (item_json), md5(item_json) as content_hash
+    select {{ star_except(['item_json']) }}, md5(item_json) as content_hash
     from {{ relation }}
     where {{ in_batch() }}
 ),
 
 copies as (
     select * from batch
-    union all by name
+    union all
     -- the copies classified earlier (a re-run of the same batch does not count them twice)
-    select * exclude (copy_status)
+    select {{ star_except(['copy_status']) }}
     from {{ this }}
     where item_key in (select item_key from batch)
         and not {{ in_batch() }}
 ),
 {% else %}
 copies as (
-    select * exclude (item_json), md5(item_json) as content_hash
+    select {{ star_except(['item_json']) }}, md5(item_json) as content_hash
     from {{ relation }}
 ),
 {% endif %}
@@ -115,7 +115,7 @@ compared as (
 )
 
 select
-    ranked.* exclude (copy_rank),
+    {{ star_except(['copy_rank'], 'ranked') }},
     case
         when ranked.copy_rank = 1 then 'accepted'
         when ranked.content_hash = winner.content_hash then 'duplicate'

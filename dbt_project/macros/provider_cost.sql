@@ -49,10 +49,10 @@ item_models as (
 ),
 
 pattern_matches as (
-    select i.model, arg_min(c.model, c.model_order) as catalog_model
+    select i.model, min_by(c.model, c.model_order) as catalog_model
     from (select distinct model from item_models) as i
     inner join catalog_models as c
-        on c.match is not null and regexp_full_match(i.model, c.match)
+        on c.match is not null and {{ regex_full_match('i.model', 'c.match') }}
     group by i.model
 ),
 
@@ -118,7 +118,7 @@ priced as (
 
 sourced as (
     select
-        * exclude (has_price, catalog_cost_usd),
+        {{ star_except(['has_price', 'catalog_cost_usd']) }},
         catalog_cost_usd,
         case
             when source_cost_usd is not null then 'source'
@@ -130,7 +130,7 @@ sourced as (
 )
 
 select
-    * exclude (catalog_cost_usd),
+    {{ star_except(['catalog_cost_usd']) }},
     cast(case cost_source
         when 'source' then source_cost_usd
         when 'catalog' then catalog_cost_usd

@@ -27,6 +27,13 @@ from orchestration.ingest.bronze import prepare_bronze
 from orchestration.resources import MeterlineResource
 from orchestration.run_state import mark_checks_failed, mark_run_started
 from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.spark_engine import (
+    DBT_TARGETS,
+    ENGINE_TAG,
+    create_views_on_duckdb,
+    import_spark_tables,
+    prepare_spark_home,
+)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # dbt colours its messages
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
@@ -120,9 +127,19 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, meterline: M
     layout = meterline.layout
     mark_run_started(layout, context.run.run_id)
     dbt_environment(meterline)
-    plan = plan_build(layout, full_refresh=context.run.tags.get(FULL_REFRESH_TAG) == "true")
+    # `meterline run --engine spark` (run tag): the same models on Spark (spark_engine.py)
+    engine = context.run.tags.get(ENGINE_TAG, "duckdb")
+    if engine == "spark":
+        prepare_spark_home(meterline.layout.home)
+    plan = plan_build(
+        layout,
+        full_refresh=context.run.tags.get(FULL_REFRESH_TAG) == "true",
+        # dbt-spark has no delete+insert on plain Parquet: Spark builds rebuild in full
+        # (docs/scale-out.md)
+        engine=engine,
+    )
     write_batch(layout, plan)
-    args = ["build", "--exclude-resource-type", "unit_test"]
+    args = ["build", "--exclude-resource-type", "unit_test", "--target", DBT_TARGETS[engine]]
     if plan.full_refresh:
         context.log.info(f"full refresh: {plan.full_refresh}")
         args.append("--full-refresh")
@@ -156,6 +173,19 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, meterline: M
         mark_checks_failed(meterline.layout, failed)
         raise dg.Failure(
             "dbt build failed: " + "; ".join(f"{f['rule']}: {f['summary']}" for f in failed)
+        )
+    if engine == "spark":
+        # checks and publish read the DuckDB build warehouse, as after a DuckDB build
+        layout = meterline.layout
+        nodes = invocation.get_artifact("manifest.json")["nodes"].values()
+        tables = [
+            n["name"]
+            for n in nodes
+            if n["resource_type"] == "model" and n["config"]["materialized"] != "view"
+        ]
+        import_spark_tables(layout.home, layout.warehouse, tables)
+        create_views_on_duckdb(
+            DBT_EXECUTABLE, dbt_project.project_dir, layout.dbt_target, layout.logs / "dbt"
         )
 
 

@@ -14,10 +14,10 @@ select
     agent_id,
     count(*) as sessions,
     count(*) filter (where status = 'error') as error_sessions,
-    cast(sum(input_tokens) as decimal(38, 12)) as input_tokens,
-    cast(sum(output_tokens) as decimal(38, 12)) as output_tokens,
-    cast(sum(cost_usd) as decimal(38, 12)) as cost_usd,
-    avg(duration_ms) as avg_duration_ms,
+    {{ sum_exact('input_tokens') }} as input_tokens,
+    {{ sum_exact('output_tokens') }} as output_tokens,
+    {{ sum_exact('cost_usd') }} as cost_usd,
+    {{ mean_ms('duration_ms') }} as avg_duration_ms,
     {{ p95('duration_ms') }} as p95_duration_ms
 from {{ ref('fct_trace_sessions') }}
 {% if is_incremental() %}where {{ in_touched_windows('started_at', 'day') }}{% endif %}

@@ -51,7 +51,7 @@ select
     feature,
     provider,
     count(*) as operations,
-    cast(coalesce(sum(cost_usd), 0) as decimal(38, 12)) as cost_usd
+    coalesce({{ sum_exact('cost_usd') }}, 0) as cost_usd
 from items
 {% if is_incremental() %}where {{ in_touched_windows('event_time', 'month') }}{% endif %}
 group by 1, 2, 3, 4, 5

@@ -13,7 +13,7 @@ select
     cast(event_time as date) as usage_date,
     source,
     tenant_id,
-    cast(coalesce(sum(cost_usd), 0) as decimal(38, 12)) as cost_usd,
+    coalesce({{ sum_exact('cost_usd') }}, 0) as cost_usd,
     count(*) filter (where cost_source = 'unpriced') as unpriced_items
 from {{ ref('int_provider_costs') }}
 {% if is_incremental() %}where {{ in_touched_windows('event_time', 'day') }}{% endif %}

@@ -15,9 +15,9 @@ select
     count(*) as sessions,
     count(*) filter (where is_billable) as billable_sessions,
     count(*) filter (where status = 'error') as error_sessions,
-    cast(sum(input_tokens) as decimal(38, 12)) as input_tokens,
-    cast(sum(output_tokens) as decimal(38, 12)) as output_tokens,
-    cast(coalesce(sum(cost_usd), 0) as decimal(38, 12)) as cost_usd,
+    {{ sum_exact('input_tokens') }} as input_tokens,
+    {{ sum_exact('output_tokens') }} as output_tokens,
+    coalesce({{ sum_exact('cost_usd') }}, 0) as cost_usd,
     cast(sum(unpriced_spans) as bigint) as unpriced_spans
 from {{ ref('fct_trace_sessions') }}
 {% if is_incremental() %}where {{ in_touched_windows('started_at', 'day') }}{% endif %}

@@ -15,9 +15,9 @@ select
     team_id,
     count(*) as sessions,
     count(*) filter (where status = 'error') as error_sessions,
-    cast(sum(input_tokens) as decimal(38, 12)) as input_tokens,
-    cast(sum(output_tokens) as decimal(38, 12)) as output_tokens,
-    cast(coalesce(sum(cost_usd), 0) as decimal(38, 12)) as cost_usd
+    {{ sum_exact('input_tokens') }} as input_tokens,
+    {{ sum_exact('output_tokens') }} as output_tokens,
+    coalesce({{ sum_exact('cost_usd') }}, 0) as cost_usd
 from {{ ref('fct_trace_sessions') }}
 {% if is_incremental() %}where {{ in_touched_windows('started_at', 'day') }}{% endif %}
 group by 1, 2, 3

@@ -12,7 +12,7 @@ select
     cast(event_time as date) as usage_date,
     tenant_id,
     meter,
-    cast(sum(quantity) as decimal(38, 12)) as quantity,
+    {{ sum_exact('quantity') }} as quantity,
     count(*) as record_count
 from {{ ref('fct_usage_records') }}
 {% if is_incremental() %}where {{ in_touched_windows('event_time', 'day') }}{% endif %}

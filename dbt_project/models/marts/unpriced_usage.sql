@@ -5,8 +5,8 @@ select
     provider,
     model,
     count(*) as items,
-    cast(sum(coalesce(input_tokens, 0)) as decimal(38, 12)) as input_tokens,
-    cast(sum(coalesce(output_tokens, 0)) as decimal(38, 12)) as output_tokens,
+    {{ sum_exact('coalesce(input_tokens, 0)') }} as input_tokens,
+    {{ sum_exact('coalesce(output_tokens, 0)') }} as output_tokens,
     min(event_time) as first_seen,
     max(event_time) as last_seen
 from {{ ref('int_provider_costs') }}

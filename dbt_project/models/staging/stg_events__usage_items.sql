@@ -9,7 +9,7 @@ select
     item_json,
     tenant_id,
     meter,
-    cast(quantity as decimal(38, 12)) as quantity,
+    {{ checked_cast("quantity", 'decimal(38, 12)') }} as quantity,
     event_time,
-    cast(source_cost_usd as decimal(38, 12)) as source_cost_usd
+    {{ checked_cast("source_cost_usd", 'decimal(38, 12)') }} as source_cost_usd
 from {{ source('bronze', 'events') }}

@@ -4,7 +4,7 @@ select
     source_file as file,
     delivery_date,
     line_number,
-    cast(item_position as bigint) as item_position,
+    {{ checked_cast("item_position", 'bigint') }} as item_position,
     reason,
     raw
 from {{ source('bronze', 'quarantine') }}

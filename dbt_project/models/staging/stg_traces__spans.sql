@@ -33,17 +33,17 @@ select
     model,
     provider,
     is_agent_span,
-    cast(case when not is_agent_span then input_tokens end as decimal(38, 12)) as input_tokens,
-    cast(case when not is_agent_span then output_tokens end as decimal(38, 12)) as output_tokens,
-    cast(case when not is_agent_span then cache_read_tokens end as decimal(38, 12))
+    {{ checked_cast("case when not is_agent_span then input_tokens end", 'decimal(38, 12)') }} as input_tokens,
+    {{ checked_cast("case when not is_agent_span then output_tokens end", 'decimal(38, 12)') }} as output_tokens,
+    {{ checked_cast("case when not is_agent_span then cache_read_tokens end", 'decimal(38, 12)') }}
         as cache_read_tokens,
-    cast(case when not is_agent_span then cache_write_tokens end as decimal(38, 12))
+    {{ checked_cast("case when not is_agent_span then cache_write_tokens end", 'decimal(38, 12)') }}
         as cache_write_tokens,
-    cast(case when not is_agent_span then reasoning_tokens end as decimal(38, 12))
+    {{ checked_cast("case when not is_agent_span then reasoning_tokens end", 'decimal(38, 12)') }}
         as reasoning_tokens,
-    cast(case when is_agent_span then input_tokens end as decimal(38, 12))
+    {{ checked_cast("case when is_agent_span then input_tokens end", 'decimal(38, 12)') }}
         as agent_reported_input_tokens,
-    cast(case when is_agent_span then output_tokens end as decimal(38, 12))
+    {{ checked_cast("case when is_agent_span then output_tokens end", 'decimal(38, 12)') }}
         as agent_reported_output_tokens,
-    cast(source_cost_usd as decimal(38, 12)) as source_cost_usd
+    {{ checked_cast("source_cost_usd", 'decimal(38, 12)') }} as source_cost_usd
 from spans
