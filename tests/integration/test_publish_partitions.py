@@ -385,3 +385,21 @@ def test_pruning_keeps_the_last_versions_and_every_recent_one(
     january = published / "parquet" / "fct_usage_records.parquet" / "2026-01.parquet"
     assert os.stat(january).st_nlink == 3
     assert query(published / "marts.duckdb", "SELECT count(*) FROM fct_usage_records") == [(208,)]
+
+
+def test_parquet_readers_read_a_table_directory_without_an_extra_column(
+    warehouse: Path, tmp_path: Path
+):
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    published = tmp_path / "published"
+    publish_to(warehouse, published)
+    folder = published / "parquet" / "fct_usage_records.parquet"
+    columns = ["record_key", "tenant_id", "quantity", "event_time", "delivery_date"]
+    table = pq.read_table(folder)  # flat month names: no hive column is discovered
+    assert (table.num_rows, table.column_names) == (208, columns)
+    assert str(table.schema.field("quantity").type) == "decimal128(38, 12)"
+    assert pl.read_parquet(folder).columns == columns
+    # the NULL month's rows are read with the others
+    assert pq.read_table(published / "parquet" / "fct_trace_sessions.parquet").num_rows == 2
