@@ -260,7 +260,8 @@ class _TableWriter:
     def _create_view(self, columns: list[tuple[str, str]]) -> None:
         """The table as a view over its files, with exactly the columns and types of its source
         (a type Parquet does not keep is cast back)."""
-        files = f"read_parquet({sql_literal(self.target / '*.parquet')})"
+        # a `key=value` folder anywhere in the home's path must not become a column
+        files = f"read_parquet({sql_literal(self.target / '*.parquet')}, hive_partitioning = false)"
         stored = dict(_columns(self.con, f"SELECT * FROM {files}"))
         select = ", ".join(
             f'"{name}"' if stored.get(name) == kind else f'CAST("{name}" AS {kind}) AS "{name}"'
