@@ -248,9 +248,11 @@ class _TableWriter:
             target = self.target / f"{name}.parquet"
             if len(files) == 1:
                 files[0].rename(target)
-            else:  # DuckDB split the month over several files: one file per month
+            else:  # DuckDB 2.0 writes one file per month; should one split it, merge them
                 listed = "[" + ", ".join(sql_literal(f) for f in files) + "]"
-                self._copy(f"SELECT * FROM read_parquet({listed})", target)
+                self._copy(
+                    f"SELECT * FROM read_parquet({listed}, hive_partitioning = false)", target
+                )
 
     def _copy(self, query: str, target: Path) -> None:
         self.con.execute(
