@@ -1,6 +1,6 @@
 """Invoices: the published usage of a billing month, rated against the catalog (SPEC 4-6)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import dagster as dg
@@ -122,8 +122,14 @@ def invoices(
     )
     write_invoice_lines(state_dir(layout.home, LINES), month, result.lines)
     report = write_month_report(layout.home, month, result, catalog, marts)
+    # invoicing a month changes the invoice tables in that month only: the rest stays linked
+    tables = invoice_tables(layout.home)
+    invoiced = date.fromisoformat(f"{month}-01")
     republish_tables(
-        layout.published, invoice_tables(layout.home), audit=invoice_tables_audit(layout.home)
+        layout.published,
+        tables,
+        audit=invoice_tables_audit(layout.home),
+        changed_months={table: [invoiced] for table in tables},
     )
     yield dg.AssetCheckResult(
         check_name="invoices_match_usage_and_lines",

@@ -22,7 +22,8 @@ from orchestration.run_state import clear_checks_failed, mark_checks_failed, mar
 def published_marts(
     context: dg.AssetExecutionContext, meterline: MeterlineResource
 ) -> dg.MaterializeResult:
-    """published/marts.duckdb and published/parquet/<table>.parquet, only after every check passed."""
+    """published/marts.duckdb and published/parquet/<table>.parquet/ (month files), only after
+    every check passed."""
     layout = meterline.layout
     try:
         counts = publish_marts(

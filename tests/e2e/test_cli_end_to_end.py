@@ -117,7 +117,9 @@ def published_tables(home: Path) -> dict[str, list[str]]:
             name: sorted(map(repr, con.sql(f'SELECT * FROM "{name}"').fetchall())) for name in names
         }
         for parquet in sorted((home / "published" / "parquet").glob("*.parquet")):
-            rows = con.execute("SELECT * FROM read_parquet(?)", [str(parquet)]).fetchall()
+            # a table's Parquet is a directory of month files
+            files = str(parquet / "*.parquet")
+            rows = con.execute("SELECT * FROM read_parquet(?)", [files]).fetchall()
             tables[f"parquet/{parquet.name}"] = sorted(map(repr, rows))
     finally:
         con.close()

@@ -5,7 +5,7 @@ Three reader processes run for the whole `meterline run` (in this process, after
 - `hold` opens `published/marts.duckdb` read-only before the run and keeps that one connection
   (an analyst with the file open in a notebook);
 - `reopen` opens a fresh read-only connection for every read (dashboards, ad-hoc queries);
-- `parquet` reads `published/parquet/<table>.parquet`.
+- `parquet` reads the month files of `published/parquet/<table>.parquet/`.
 Each read records the monthly mart's row count and total and whether, inside the snapshot it
 read, the monthly mart equals the sum of the daily mart and the daily mart the usage records.
 """
@@ -78,7 +78,7 @@ READER = textwrap.dedent(
 
 
     def parquet_tables(folder):
-        return {k: f"read_parquet('{folder}/{v}.parquet')" for k, v in TABLES.items()}
+        return {k: f"read_parquet('{folder}/{v}.parquet/*.parquet')" for k, v in TABLES.items()}
 
 
     held = duckdb.connect(database, read_only=True) if mode == "hold" else None
@@ -100,10 +100,12 @@ READER = textwrap.dedent(
                         # one version folder for all three tables: a consistent snapshot
                         version = os.path.realpath(os.path.join(published, "parquet"))
                         seen = observe(con, parquet_tables(version))
-                        # and the file through the published path, as an analyst opens it
-                        direct = os.path.join(published, "parquet", "tenant_monthly_usage.parquet")
+                        # and one table through the published path, as an analyst reads it:
+                        # the link resolved once, so the files listed and read are one version's
+                        direct = os.path.realpath(os.path.join(
+                            published, "parquet", "tenant_monthly_usage.parquet"))
                         count, total = con.execute(TOTALS.format(
-                            monthly=f"read_parquet('{direct}')")).fetchone()
+                            monthly=f"read_parquet('{direct}/*.parquet')")).fetchone()
                         seen["direct"] = [count, total]
                     finally:
                         con.close()
