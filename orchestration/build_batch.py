@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -26,6 +27,18 @@ from orchestration.run_state import checks_failed
 from orchestration.settings import HomeLayout
 from orchestration.sql_text import sql_literal
 
+# The published tables placed in months by a usage day or month (macros/incremental.sql windows).
+_MONTHLY_PUBLISHED = (
+    "fct_usage_records",
+    "fct_trace_sessions",
+    "tenant_daily_usage",
+    "tenant_monthly_usage",
+    "agent_daily_stats",
+    "team_daily_stats",
+    "platform_daily_stats",
+    "platform_daily_cost",
+    "feature_monthly_usage",
+)
 # A run tag asking for `meterline run --full-refresh` (SPEC 8).
 FULL_REFRESH_TAG = "meterline/full_refresh"
 # Bump when an incremental model's stored shape or meaning changes: the next run rebuilds in full.
@@ -139,6 +152,25 @@ def checked_windows(layout: HomeLayout) -> bool:
         return False
     pending = json.loads(pending_path.read_text())
     return not pending["full_refresh"] and not pending["reprice"]
+
+
+def changed_months(layout: HomeLayout, touched_days: list[date]) -> dict[str, set[date]] | None:
+    """What the build awaiting publication changed, per published table: the months holding a
+    touched day (day- and month-grained tables), the delivery months of the batch (quarantine);
+    the small unpartitioned tables are always rewritten. None: a full refresh or new prices,
+    everything is republished."""
+    if not checked_windows(layout):
+        return None
+    months = {day.replace(day=1) for day in touched_days}
+    with duckdb.connect() as con:
+        deliveries = con.execute(
+            "SELECT DISTINCT delivery_date FROM read_parquet(?) WHERE delivery_date IS NOT NULL",
+            [str(batch_file(layout))],
+        ).fetchall()
+    changed: dict[str, set[date]] = {table: set(months) for table in _MONTHLY_PUBLISHED}
+    changed["quarantine"] = {day.replace(day=1) for (day,) in deliveries}
+    changed.update(ingest_audit=set(), unpriced_usage=set())
+    return changed
 
 
 def commit_build(layout: HomeLayout) -> None:

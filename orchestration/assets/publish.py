@@ -7,7 +7,8 @@ from orchestration.billing.invoice_tables import (
     invoice_tables,
     invoice_tables_audit,
 )
-from orchestration.build_batch import commit_build
+from orchestration.build_batch import changed_months, commit_build
+from orchestration.checks.reconciliation import touched_days
 from orchestration.publish import PUBLISHED_TABLES, publish_marts
 from orchestration.resources import MeterlineResource
 from orchestration.run_state import clear_checks_failed, mark_checks_failed, mark_run_published
@@ -25,12 +26,20 @@ def published_marts(
     """published/marts.duckdb and published/parquet/<table>.parquet/ (month files), only after
     every check passed."""
     layout = meterline.layout
+    # an incremental build rewrites the months it touched; the other month files are linked
+    changed = changed_months(layout, touched_days(layout.warehouse))
+    context.log.info(
+        "publishing every month"
+        if changed is None
+        else f"publishing {len(changed['fct_usage_records'])} changed months, linking the rest"
+    )
     try:
         counts = publish_marts(
             layout.warehouse,
             layout.published,
             invoice_tables(layout.home),
             audit=invoice_tables_audit(layout.home),
+            changed_months=changed,
         )
     except PublishedChecksFailedError as err:
         mark_checks_failed(layout, [{"rule": "published_invoice_tables", "summary": str(err)}])
