@@ -7,13 +7,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.assets.ai_usage_checks import AI_USAGE_CHECKS
-from orchestration.assets.bronze import RAW_SOURCES, bronze_ingest, catalog_model_prices
-from orchestration.assets.invoices import invoices
-from orchestration.assets.publish import published_marts
-from orchestration.assets.reconciliation_checks import reconciliation_checks
-from orchestration.assets.transform import dbt_models, dbt_resource
-from orchestration.jobs import (
+from orchestration.core.resources import MeterlineResource
+from orchestration.core.settings import resolve_home
+from orchestration.defs.checks.ai_usage_checks import AI_USAGE_CHECKS
+from orchestration.defs.checks.reconciliation_checks import reconciliation_checks
+from orchestration.defs.ingest.assets import RAW_SOURCES, bronze_ingest, catalog_model_prices
+from orchestration.defs.invoicing.assets import invoices
+from orchestration.defs.invoicing.simulate_job import simulate_month_job
+from orchestration.defs.jobs import (
     meterline_invoice,
     meterline_rebuild,
     meterline_run,
@@ -21,12 +22,11 @@ from orchestration.jobs import (
     new_delivery_sensor,
     nightly_delivery_schedule,
 )
-from orchestration.pull.assets import pull_definitions, with_pull_upstream
-from orchestration.pull.sources import SourcesError, load_sources
-from orchestration.resources import MeterlineResource
-from orchestration.sample_data import generate_sample_month
-from orchestration.settings import resolve_home
-from orchestration.simulation_job import simulate_month_job
+from orchestration.defs.publish.assets import published_marts
+from orchestration.defs.pull.assets import pull_definitions, with_pull_upstream
+from orchestration.defs.pull.sources import SourcesError, load_sources
+from orchestration.defs.transform.assets import dbt_models, dbt_resource
+from orchestration.generate.job import generate_sample_month
 
 DEFAULT_GRACE_PERIOD_DAYS = 3
 

@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from orchestration.billing.lifecycle import LINE_COLUMNS
-from orchestration.sql_text import sql_literal
+from orchestration.core.sql_text import sql_literal
 
 _TYPED = {
     "line_no": "INTEGER",

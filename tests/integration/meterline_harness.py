@@ -27,8 +27,8 @@ from typing import Any
 import duckdb
 
 from orchestration.billing.catalog import load_catalog, parse_catalog
-from orchestration.ingest.bronze import FileAudit, ingest_delivery
-from orchestration.ingest.catalog_prices import write_model_prices
+from orchestration.defs.ingest.bronze import FileAudit, ingest_delivery
+from orchestration.defs.ingest.catalog_prices import write_model_prices
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO / "dbt_project"

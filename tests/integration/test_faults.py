@@ -23,10 +23,10 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-import orchestration.assets.reconciliation_checks as reconciliation_checks_asset
-import orchestration.publish
+import orchestration.defs.checks.reconciliation_checks as reconciliation_checks_asset
+import orchestration.defs.publish.publish
 from orchestration.cli import main
-from orchestration.publish import PUBLISHED_TABLES
+from orchestration.defs.publish.publish import PUBLISHED_TABLES
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
 SOURCES = ("events", "usage_logs", "traces", "sessions")
@@ -409,7 +409,7 @@ def test_run_failing_in_publish_keeps_the_published_state_and_the_next_run_recov
         return real_replace(src, dst, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(orchestration.publish.os, "replace", crash_before_swap)
+        mp.setattr(orchestration.defs.publish.publish.os, "replace", crash_before_swap)
         result = run_cli(home)
     assert result.exit_code == 1, result.output
     assert "published_marts" in result.output

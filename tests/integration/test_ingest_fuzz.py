@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from orchestration.billing.lifecycle import invoice_file_stem
 from orchestration.cli import main
-from orchestration.ingest.bronze import ingest_deliveries
+from orchestration.defs.ingest.bronze import ingest_deliveries
 
 DAY = date(2026, 10, 3)
 MAX_QUANTITY = 10**15

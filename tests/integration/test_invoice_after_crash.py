@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import orchestration.assets.bronze as bronze_asset
-import orchestration.assets.publish as publish_asset
-import orchestration.assets.reconciliation_checks as reconciliation_checks_asset
-import orchestration.assets.transform as transform_asset
-import orchestration.ingest.catalog_prices as catalog_prices
+import orchestration.defs.checks.reconciliation_checks as reconciliation_checks_asset
+import orchestration.defs.ingest.assets as bronze_asset
+import orchestration.defs.ingest.catalog_prices as catalog_prices
+import orchestration.defs.publish.assets as publish_asset
+import orchestration.defs.transform.assets as transform_asset
 from orchestration.cli import main
-from orchestration.run_state import last_run
+from orchestration.core.run_state import last_run
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
 SOURCES = ("events", "usage_logs", "traces", "sessions")
@@ -138,6 +138,6 @@ def test_a_run_that_dies_in_any_step_blocks_invoicing_until_a_run_succeeds(
 
 
 def _layout(home: Path):
-    from orchestration.settings import HomeLayout
+    from orchestration.core.settings import HomeLayout
 
     return HomeLayout(home)

@@ -13,10 +13,10 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 
-import orchestration.cli as cli_module
 import orchestration.generate as generate_package
+import orchestration.runner.execute as execute_module
 from orchestration.cli import main
-from orchestration.run_lock import PID_TAG, recover_dead_runs
+from orchestration.runner.run_lock import PID_TAG, recover_dead_runs
 
 
 def invoke(home: Path, *args: str):
@@ -40,7 +40,7 @@ def test_a_full_disk_outside_any_run_is_one_line(tmp_path: Path, monkeypatch):
     def full(path):
         raise OSError(errno.ENOSPC, "No space left on device", str(path / "dagster.yaml"))
 
-    monkeypatch.setattr(cli_module, "ensure_dagster_home", full)
+    monkeypatch.setattr(execute_module, "ensure_dagster_home", full)
     result = invoke(tmp_path / "home", "generate", "--month", "2026-10", "--events", "1000")
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
@@ -67,7 +67,7 @@ def test_a_command_waiting_for_another_says_for_whom(tmp_path: Path):
             sys.executable,
             "-c",
             "import sys, time; from pathlib import Path; "
-            "from orchestration.run_lock import home_lock; "
+            "from orchestration.runner.run_lock import home_lock; "
             "lock = home_lock(Path(sys.argv[1])); lock.__enter__(); "
             "print('locked', flush=True); time.sleep(4)",
             str(home),

@@ -7,13 +7,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration.jobs import (
+from orchestration.core.partitions import delivery_partitions, partition_range
+from orchestration.core.resources import MeterlineResource
+from orchestration.defs.jobs import (
     monthly_invoice_schedule,
     new_delivery_sensor,
     nightly_delivery_schedule,
 )
-from orchestration.partitions import delivery_partitions, partition_range
-from orchestration.resources import MeterlineResource
 
 
 @pytest.fixture
