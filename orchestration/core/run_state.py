@@ -1,17 +1,33 @@
 """What invoicing needs to know about the pipeline runs: whether the latest build failed a
-blocking check, and whether the last run that started also published (SPEC 8)."""
+blocking check, and whether the last run that started also published (SPEC 8).
+
+This module alone reads and writes that state (`warehouse/CHECKS_FAILED.json`,
+`warehouse/LAST_RUN.json`): transform (dbt tests), the reconciliation checks and publish (its
+audit) record failures through `mark_checks_failed`; invoicing and the CLI's report read them.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 from orchestration.core.settings import HomeLayout
 
 
+def _checks_failed_marker(layout: HomeLayout) -> Path:
+    """Present while the latest build failed a blocking check: invoices refuse to run."""
+    return layout.home / "warehouse" / "CHECKS_FAILED.json"
+
+
+def _run_state_file(layout: HomeLayout) -> Path:
+    """The last pipeline run and whether it published (`last_run`)."""
+    return layout.home / "warehouse" / "LAST_RUN.json"
+
+
 def mark_checks_failed(layout: HomeLayout, failures: list[dict]) -> None:
     """Record which blocking checks failed; `meterline invoice` refuses while this exists."""
-    marker = layout.checks_failed_marker
+    marker = _checks_failed_marker(layout)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(
         json.dumps({"failed_at": datetime.now(UTC).isoformat(), "failures": failures}, indent=2)
@@ -20,12 +36,12 @@ def mark_checks_failed(layout: HomeLayout, failures: list[dict]) -> None:
 
 def clear_checks_failed(layout: HomeLayout) -> None:
     """A run passed every check and published: invoicing may go on."""
-    layout.checks_failed_marker.unlink(missing_ok=True)
+    _checks_failed_marker(layout).unlink(missing_ok=True)
 
 
 def checks_failed(layout: HomeLayout) -> list[dict] | None:
     """The failures of the latest build, or None when it passed."""
-    marker = layout.checks_failed_marker
+    marker = _checks_failed_marker(layout)
     return json.loads(marker.read_text())["failures"] if marker.exists() else None
 
 
@@ -36,7 +52,7 @@ def checks_failed(layout: HomeLayout) -> list[dict] | None:
 
 
 def _write_run_state(layout: HomeLayout, state: dict) -> None:
-    path = layout.run_state_file
+    path = _run_state_file(layout)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state, indent=2))
@@ -63,7 +79,7 @@ def mark_run_published(layout: HomeLayout, run_id: str) -> None:
 
 def last_run(layout: HomeLayout) -> dict | None:
     """{"run_id", "status": "started" | "published", ...} of the last pipeline run, or None."""
-    path = layout.run_state_file
+    path = _run_state_file(layout)
     return json.loads(path.read_text()) if path.exists() else None
 
 

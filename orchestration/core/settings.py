@@ -81,16 +81,6 @@ class HomeLayout:
         return self.home / "invoices"
 
     @property
-    def checks_failed_marker(self) -> Path:
-        """Present while the latest build failed a blocking check: invoices refuse to run."""
-        return self.home / "warehouse" / "CHECKS_FAILED.json"
-
-    @property
-    def run_state_file(self) -> Path:
-        """The last pipeline run and whether it published (`run_state.last_run`)."""
-        return self.home / "warehouse" / "LAST_RUN.json"
-
-    @property
     def dbt_target(self) -> Path:
         return self.home / "warehouse" / "dbt_target"
 

@@ -9,11 +9,8 @@ import pytest
 
 from orchestration.core.partitions import delivery_partitions, partition_range
 from orchestration.core.resources import MeterlineResource
-from orchestration.defs.jobs import (
-    monthly_invoice_schedule,
-    new_delivery_sensor,
-    nightly_delivery_schedule,
-)
+from orchestration.defs.ingest.schedules import new_delivery_sensor, nightly_delivery_schedule
+from orchestration.defs.invoicing.schedules import monthly_invoice_schedule
 
 
 @pytest.fixture

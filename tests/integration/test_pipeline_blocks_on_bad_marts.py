@@ -15,6 +15,7 @@ from orchestration.core.settings import HomeLayout
 from orchestration.defs.checks.reconciliation_checks import reconciliation_checks
 from orchestration.defs.ingest.assets import RAW_SOURCES, bronze_ingest, catalog_model_prices
 from orchestration.defs.invoicing.assets import invoices
+from orchestration.defs.invoicing.invoice_tables import InvoiceTables
 from orchestration.defs.publish.assets import published_marts
 from orchestration.defs.transform.assets import dbt_models, dbt_resource
 
@@ -82,7 +83,11 @@ def verify_and_publish(home: Path) -> dg.ExecuteInProcessResult:
         ],
         asset_checks=[reconciliation_checks],
         jobs=[verify],
-        resources={"meterline": MeterlineResource(home=str(home)), "dbt": dbt_resource()},
+        resources={
+            "meterline": MeterlineResource(home=str(home)),
+            "dbt": dbt_resource(),
+            "published_extras": InvoiceTables(),
+        },
         executor=dg.in_process_executor,
     )
     return defs.resolve_job_def("verify_and_publish").execute_in_process(raise_on_error=False)

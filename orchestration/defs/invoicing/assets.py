@@ -16,6 +16,7 @@ from orchestration.core.partitions import billing_month_partitions
 from orchestration.core.resources import MeterlineResource
 from orchestration.core.run_state import invoicing_blocked_reason
 from orchestration.defs.invoicing.invoice_tables import invoice_tables, invoice_tables_audit
+from orchestration.defs.publish.assets import log_table_materializations
 from orchestration.defs.publish.publish import republish_tables
 
 
@@ -122,9 +123,10 @@ def invoices(
     )
     write_invoice_lines(state_dir(layout.home, LINES), month, result.lines)
     report = write_month_report(layout.home, month, result, catalog, marts)
-    republish_tables(
+    counts = republish_tables(
         layout.published, invoice_tables(layout.home), audit=invoice_tables_audit(layout.home)
     )
+    log_table_materializations(context, counts)
     yield dg.AssetCheckResult(
         check_name="invoices_match_usage_and_lines",
         passed=not problems,

@@ -45,6 +45,15 @@ _KEEP_VERSIONS = 3
 Audit = Callable[[Path], None]
 
 
+class AuditRefusedError(RuntimeError):
+    """An audit refused a new published version: the previous one stays current. `rule` names
+    the blocking check that failed (it is what `meterline run` reports)."""
+
+    def __init__(self, rule: str, summary: str):
+        super().__init__(summary)
+        self.rule = rule
+
+
 def publish_marts(
     warehouse: Path,
     published: Path,
