@@ -1,4 +1,4 @@
-# Meterline: the README names these targets; .ci/run calls `make test`.
+# Meterline: the README names these targets; .ci/run calls `make test`, `make test-slow`, `make test-browser`.
 SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 export DO_NOT_TRACK := 1
@@ -9,7 +9,7 @@ DBT_DIRS := --project-dir dbt_project --profiles-dir dbt_project
 METERLINE_HOME ?= $(CURDIR)/data
 DAGSTER_HOME ?= $(METERLINE_HOME)/dagster
 
-.PHONY: install demo test test-browser dev lint format bench clean
+.PHONY: install demo test test-slow test-browser dev lint format bench clean
 
 ## install: uv (bootstrapped with pip when missing), the locked packages, the dbt manifest,
 ## and PostgreSQL's server binaries for the pull tests (Debian's package, only when missing)
@@ -28,9 +28,13 @@ install:
 demo: install
 	METERLINE_HOME=$(METERLINE_HOME) DAGSTER_HOME=$(DAGSTER_HOME) $(UV) run --frozen meterline demo
 
-## test: the whole test suite but the browser tests (CI runs both targets)
+## test: the test suite but the slow end-to-end and the browser tests (CI runs all three targets)
 test: install
-	$(UV) run --frozen pytest -q -m "not browser"
+	$(UV) run --frozen pytest -q -m "not browser and not slow"
+
+## test-slow: the long end-to-end tests (crash per step, fuzz, lifecycle, faults)
+test-slow: install
+	$(UV) run --frozen pytest -q -m "slow and not browser"
 
 ## test-browser: the report opened in Debian chromium by Playwright (screenshot in test-artifacts/)
 test-browser: install

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from orchestration.core.meters import METERS
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -91,6 +93,10 @@ def _quarantine_rates(frame: pd.DataFrame) -> dict[str, Any]:
         }
     }
 
+
+# Sets the contract suites name as `$PARAMETER`s, from their one definition (dbt_project.yml);
+# sorted, so a failure lists them in a stable order
+_VALUE_SETS = {"meters": sorted(METERS)}
 
 _DAY = "tenant {tenant_id}, meter {meter}, {usage_date}"
 _MONTH = "tenant {tenant_id}, meter {meter}, month {usage_month}"
@@ -194,7 +200,7 @@ def run_rules(
             # Arrow keeps DECIMAL as exact Decimal objects (DuckDB's .df() would give floats).
             frame = connection.sql(rule.sql).to_arrow_table().to_pandas()
             parameters = _parameters(rule, params)
-            validation = runner.validate(rule.suite_name, frame, parameters)
+            validation = runner.validate(rule.suite_name, frame, {**parameters, **_VALUE_SETS})
             outcomes.append(_outcome(rule, frame, validation, parameters))
     runner.build_data_docs()
     return outcomes

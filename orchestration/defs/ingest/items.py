@@ -10,6 +10,8 @@ fields of the source.
 
 from __future__ import annotations
 
+from orchestration.core.meters import EVENT_METERS
+from orchestration.core.sql_text import sql_literal
 from orchestration.defs.ingest.sql_macros import EXACT_NUMBERS, OTLP_VALUE
 
 # The lines that are JSON objects within SPEC 2's size and depth limits, parsed once; the others
@@ -24,6 +26,7 @@ parsed AS (
 """
 
 _FUTURE = "$delivery_date::TIMESTAMPTZ + INTERVAL 2 DAY"
+_EVENT_METERS = ", ".join(sql_literal(meter) for meter in EVENT_METERS)
 
 
 def _optional_quantity(raw: str) -> str:
@@ -118,8 +121,7 @@ SELECT line_number, 0::BIGINT AS item_position,
             WHEN tenant_id IS NULL THEN 'missing_tenant'
             WHEN event_time IS NULL THEN 'bad_timestamp'
             WHEN event_time >= {_FUTURE} THEN 'future_timestamp'
-            WHEN meter IS NULL OR meter NOT IN ('api_call', 'voice_minute', 'ai_query', 'storage_mb')
-                THEN 'unknown_meter'
+            WHEN meter IS NULL OR meter NOT IN ({_EVENT_METERS}) THEN 'unknown_meter'
             WHEN quantity IS NULL OR bad_cost THEN 'bad_quantity'
        END AS reason,
        raw AS item_json,
