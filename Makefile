@@ -6,10 +6,15 @@ export GX_ANALYTICS_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DBT := $(UV) run --frozen dbt
 DBT_DIRS := --project-dir dbt_project --profiles-dir dbt_project
+# sqlfluff with its dbt templater, in a uv tool environment of its own (it pins click<8.5, older
+# than the project's); dbt-core and dbt-duckdb at the versions of uv.lock
+LOCKED = $(shell grep -A1 '^name = "$(1)"$$' uv.lock | sed -n 's/^version = "\(.*\)"/\1/p')
+SQLFLUFF = $(UV) tool run --from sqlfluff==4.4.0 --with sqlfluff-templater-dbt==4.4.0 \
+	--with dbt-core==$(call LOCKED,dbt-core) --with dbt-duckdb==$(call LOCKED,dbt-duckdb) sqlfluff
 METERLINE_HOME ?= $(CURDIR)/data
 DAGSTER_HOME ?= $(METERLINE_HOME)/dagster
 
-.PHONY: install demo test test-slow test-browser dev lint format bench clean
+.PHONY: install demo test test-slow test-browser docs dev lint format bench clean
 
 ## install: uv (bootstrapped with pip when missing), the locked packages, the dbt manifest,
 ## and PostgreSQL's server binaries for the pull tests (Debian's package, only when missing)
@@ -50,10 +55,19 @@ dev: install
 bench: install
 	$(UV) run --frozen python scripts/bench.py
 
-## lint: ruff (lint + format check)
+## docs: dbt docs as one static page (no server, no network): $(METERLINE_HOME)/dbt_docs/static_index.html;
+## column types come from the build warehouse when `meterline run` has built one
+docs: install
+	mkdir -p $(METERLINE_HOME)/warehouse
+	METERLINE_HOME=$(METERLINE_HOME) $(DBT) docs generate $(DBT_DIRS) --static --target-path $(METERLINE_HOME)/dbt_docs --quiet
+	@echo "dbt docs: $(METERLINE_HOME)/dbt_docs/static_index.html"
+
+## lint: ruff (lint + format check) and sqlfluff on the dbt models (rendered by dbt; .sqlfluff)
 lint:
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	mkdir -p $(METERLINE_HOME)/warehouse
+	METERLINE_HOME=$(METERLINE_HOME) $(SQLFLUFF) lint dbt_project/models
 
 format:
 	$(UV) run --frozen ruff format .

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from orchestration.definitions import build_definitions
@@ -33,9 +34,7 @@ postgres:
 """
 
 
-def asset_graph(home: Path) -> dict:
-    (home / "sources.yml").write_text(SOURCES_YML)
-    defs = build_definitions(home)
+def asset_graph(defs: dg.Definitions) -> dict:
     graph = defs.resolve_asset_graph()
     assets = {
         key.to_user_string(): {
@@ -52,8 +51,15 @@ def asset_graph(home: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def graph(tmp_path_factory) -> dict:
-    return asset_graph(tmp_path_factory.mktemp("home"))
+def defs(tmp_path_factory) -> dg.Definitions:
+    home = tmp_path_factory.mktemp("home")
+    (home / "sources.yml").write_text(SOURCES_YML)
+    return build_definitions(home)
+
+
+@pytest.fixture(scope="module")
+def graph(defs: dg.Definitions) -> dict:
+    return asset_graph(defs)
 
 
 def test_asset_graph_matches_the_snapshot(graph: dict):
@@ -87,3 +93,17 @@ def test_each_defs_folder_owns_its_groups(graph: dict):
     """The groups in the UI are exactly those of the step folders, nothing else."""
     groups = {node["group"] for node in graph["assets"].values()}
     assert groups == set().union(*GROUPS_BY_STEP.values())
+
+
+def test_every_mart_column_has_a_type_and_a_description(defs: dg.Definitions):
+    """What the Dagster UI shows on a mart's page: each column with its type and description,
+    from dbt's yml (dbt_project/models/marts/_marts.yml)."""
+    graph = defs.resolve_asset_graph()
+    marts = [key for key in graph.get_all_asset_keys() if graph.get(key).group_name == "marts"]
+    assert len(marts) == 12
+    for key in marts:
+        columns = graph.get(key).metadata["dagster/column_schema"].columns
+        assert columns, key
+        for column in columns:
+            assert column.type and column.description, (key, column.name)
+            assert "{{" not in column.description, (key, column.name)
