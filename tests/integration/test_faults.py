@@ -28,6 +28,9 @@ import orchestration.defs.publish.publish
 from orchestration.cli import main
 from orchestration.defs.publish.publish import PUBLISHED_TABLES
 
+# faults: each test runs the whole pipeline around an injected failure (make test-slow)
+pytestmark = pytest.mark.slow
+
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
 SOURCES = ("events", "usage_logs", "traces", "sessions")
 SECOND_DAY = "2026-10-04"

@@ -23,6 +23,9 @@ from orchestration.billing.lifecycle import invoice_file_stem
 from orchestration.cli import main
 from orchestration.defs.ingest.bronze import ingest_deliveries
 
+# fuzz: Hypothesis examples, one ingestion (and a dbt run) each (make test-slow)
+pytestmark = pytest.mark.slow
+
 DAY = date(2026, 10, 3)
 MAX_QUANTITY = 10**15
 # (time columns, quantity columns) of each source's accepted items in bronze

@@ -18,6 +18,9 @@ import orchestration.defs.transform.assets as transform_asset
 from orchestration.cli import main
 from orchestration.core.run_state import last_run
 
+# crash per step: one pipeline run per step that dies (make test-slow)
+pytestmark = pytest.mark.slow
+
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
 SOURCES = ("events", "usage_logs", "traces", "sessions")
 LATE_EVENT = (
