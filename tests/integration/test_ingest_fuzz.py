@@ -19,7 +19,7 @@ from helpers import meterline
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestration.billing.lifecycle import invoice_file_stem
+from orchestration.billing.invoice_files import invoice_file_stem
 from orchestration.defs.ingest.bronze import ingest_deliveries
 
 # fuzz: Hypothesis examples, one ingestion (and a dbt run) each (make test-slow)
