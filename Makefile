@@ -1,4 +1,4 @@
-# Meterline: the README names these targets; .ci/run calls `make test`.
+# Meterline: the README names these targets; .ci/run calls `make test`, `make test-slow`, `make test-browser`.
 SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 export DO_NOT_TRACK := 1
@@ -6,10 +6,15 @@ export GX_ANALYTICS_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 DBT := $(UV) run --frozen dbt
 DBT_DIRS := --project-dir dbt_project --profiles-dir dbt_project
+# sqlfluff with its dbt templater, in a uv tool environment of its own (it pins click<8.5, older
+# than the project's); dbt-core and dbt-duckdb at the versions of uv.lock
+LOCKED = $(shell grep -A1 '^name = "$(1)"$$' uv.lock | sed -n 's/^version = "\(.*\)"/\1/p')
+SQLFLUFF = $(UV) tool run --from sqlfluff==4.4.0 --with sqlfluff-templater-dbt==4.4.0 \
+	--with dbt-core==$(call LOCKED,dbt-core) --with dbt-duckdb==$(call LOCKED,dbt-duckdb) sqlfluff
 METERLINE_HOME ?= $(CURDIR)/data
 DAGSTER_HOME ?= $(METERLINE_HOME)/dagster
 
-.PHONY: install demo test test-browser test-spark dev lint format bench clean
+.PHONY: install demo test test-slow test-spark test-browser docs dev lint format bench clean
 
 ## install: uv (bootstrapped with pip when missing), the locked packages, the dbt manifest,
 ## PostgreSQL's server binaries for the pull tests and a Java runtime for Spark (Debian's
@@ -34,9 +39,13 @@ install:
 demo: install
 	METERLINE_HOME=$(METERLINE_HOME) DAGSTER_HOME=$(DAGSTER_HOME) $(UV) run --frozen meterline demo
 
-## test: the whole test suite but the browser and Spark tests (CI runs every target)
+## test: the test suite but the slow end-to-end, Spark and browser tests (CI runs every target)
 test: install
-	$(UV) run --frozen pytest -q -m "not browser and not spark"
+	$(UV) run --frozen pytest -q -m "not browser and not slow and not spark"
+
+## test-slow: the long end-to-end tests (crash per step, fuzz, lifecycle, faults, incremental property)
+test-slow: install
+	$(UV) run --frozen pytest -q -m "slow and not browser and not spark"
 
 ## test-spark: a generated month built by dbt on Spark (Java 17) and on DuckDB, every table equal
 ## (the `spark` extra: dbt-spark + pyspark, not part of the default install)
@@ -58,10 +67,19 @@ dev: install
 bench: install
 	$(UV) run --frozen python scripts/bench.py
 
-## lint: ruff (lint + format check)
+## docs: dbt docs as one static page (no server, no network): $(METERLINE_HOME)/dbt_docs/static_index.html;
+## column types come from the build warehouse when `meterline run` has built one
+docs: install
+	mkdir -p $(METERLINE_HOME)/warehouse
+	METERLINE_HOME=$(METERLINE_HOME) $(DBT) docs generate $(DBT_DIRS) --static --target-path $(METERLINE_HOME)/dbt_docs --quiet
+	@echo "dbt docs: $(METERLINE_HOME)/dbt_docs/static_index.html"
+
+## lint: ruff (lint + format check) and sqlfluff on the dbt models (rendered by dbt; .sqlfluff)
 lint:
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	mkdir -p $(METERLINE_HOME)/warehouse
+	METERLINE_HOME=$(METERLINE_HOME) $(SQLFLUFF) lint dbt_project/models
 
 format:
 	$(UV) run --frozen ruff format .

@@ -7,27 +7,17 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.assets.ai_usage_checks import AI_USAGE_CHECKS
-from orchestration.assets.bronze import RAW_SOURCES, bronze_ingest, catalog_model_prices
-from orchestration.assets.invoices import invoices
-from orchestration.assets.publish import published_marts
-from orchestration.assets.reconciliation_checks import reconciliation_checks
-from orchestration.assets.transform import dbt_models, dbt_resource
-from orchestration.jobs import (
-    meterline_invoice,
-    meterline_prices,
-    meterline_rebuild,
-    meterline_run,
-    monthly_invoice_schedule,
-    new_delivery_sensor,
-    nightly_delivery_schedule,
-)
-from orchestration.pull.assets import pull_definitions, with_pull_upstream
-from orchestration.pull.sources import SourcesError, load_sources
-from orchestration.resources import MeterlineResource
-from orchestration.sample_data import generate_sample_month
-from orchestration.settings import resolve_home
-from orchestration.simulation_job import simulate_month_job
+from orchestration.core.resources import MeterlineResource
+from orchestration.core.settings import resolve_home
+from orchestration.defs.checks import definitions as checks_definitions
+from orchestration.defs.ingest import definitions as ingest_definitions
+from orchestration.defs.invoicing import definitions as invoicing_definitions
+from orchestration.defs.jobs import meterline_prices, meterline_rebuild, meterline_run
+from orchestration.defs.publish import definitions as publish_definitions
+from orchestration.defs.pull import definitions as pull_definitions
+from orchestration.defs.pull.sources import SourcesError, load_sources
+from orchestration.defs.transform import definitions as transform_definitions
+from orchestration.generate.job import generate_sample_month
 
 DEFAULT_GRACE_PERIOD_DAYS = 3
 
@@ -55,35 +45,19 @@ def build_definitions(home: Path | None = None, catalog: Path | None = None) -> 
         catalog=str(catalog) if catalog else os.environ.get("METERLINE_CATALOG"),
     )
     pull_sources = _pull_sources(Path(meterline.home))
-    pulls = pull_definitions(pull_sources)
-    return dg.Definitions(
-        assets=[
-            *pulls["assets"],
-            *with_pull_upstream(RAW_SOURCES, pull_sources),
-            bronze_ingest,
-            catalog_model_prices,
-            dbt_models,
-            published_marts,
-            invoices,
-        ],
-        asset_checks=[reconciliation_checks, *AI_USAGE_CHECKS],
-        jobs=[
-            meterline_run,
-            meterline_prices,
-            meterline_rebuild,
-            meterline_invoice,
-            generate_sample_month,
-            *pulls["jobs"],
-            simulate_month_job,
-        ],
-        schedules=[
-            nightly_delivery_schedule,
-            monthly_invoice_schedule(_grace_period_days(meterline)),
-            *pulls["schedules"],
-        ],
-        sensors=[new_delivery_sensor],
-        resources={"meterline": meterline, "dbt": dbt_resource()},
-        executor=dg.in_process_executor,
+    # one Definitions per step of the flow (orchestration/defs/<step>/definitions.py)
+    return dg.Definitions.merge(
+        pull_definitions.definitions(pull_sources),
+        ingest_definitions.definitions(pull_sources),
+        transform_definitions.definitions(),
+        checks_definitions.definitions(),
+        publish_definitions.definitions(),
+        invoicing_definitions.definitions(_grace_period_days(meterline)),
+        dg.Definitions(
+            jobs=[meterline_run, meterline_rebuild, meterline_prices, generate_sample_month],
+            resources={"meterline": meterline},
+            executor=dg.in_process_executor,
+        ),
     )
 
 

@@ -109,8 +109,8 @@ def floor_seconds(home: Path) -> float:
 
 def ingest_only(home: Path) -> dict:
     """Raw -> bronze alone (no Dagster, no dbt): lines and items per second."""
-    from orchestration.ingest.bronze import ingest_deliveries
-    from orchestration.ingest.raw_files import list_delivery_dates
+    from orchestration.defs.ingest.bronze import ingest_deliveries
+    from orchestration.defs.ingest.raw_files import list_delivery_dates
 
     bronze = home / "bronze-ingest-only"
     start = time.perf_counter()

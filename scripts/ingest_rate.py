@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import orchestration
-from orchestration.ingest.bronze import ingest_deliveries
-from orchestration.ingest.raw_files import list_delivery_dates
+from orchestration.defs.ingest.bronze import ingest_deliveries
+from orchestration.defs.ingest.raw_files import list_delivery_dates
 
 
 def main() -> None:

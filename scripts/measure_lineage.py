@@ -16,8 +16,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.billing.invoice_tables import invoice_tables
-from orchestration.publish import publish_marts
+from orchestration.defs.invoicing.invoice_tables import invoice_tables
+from orchestration.defs.publish.publish import publish_marts
 
 METERS = ("api_call", "llm_input_tokens", "llm_output_tokens", "traces", "voice_minute")
 SOURCES = ("events", "usage_logs", "usage_logs", "traces", "events")

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.billing.invoice_records import invoice_records_dir, invoice_records_query
-from orchestration.publish import publish_marts, republish_tables
+from orchestration.defs.publish.publish import publish_marts, republish_tables
 
 TABLES = ("fct_usage_records", "tenant_daily_usage", "tenant_monthly_usage")
 NOVEMBER = date(2026, 11, 1)

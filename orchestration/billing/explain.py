@@ -16,10 +16,10 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.billing.invoice_files import invoice_file_stem
 from orchestration.billing.invoice_records import connect_in_memory, invoice_records_dir
-from orchestration.billing.lifecycle import invoice_file_stem
 from orchestration.billing.rating import quantity_text
-from orchestration.sql_text import sql_literal
+from orchestration.core.sql_text import sql_literal
 
 CSV_COLUMNS = (
     "line_type",

@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from orchestration.billing.lifecycle import LINE_COLUMNS
-from orchestration.sql_text import sql_literal
+from orchestration.billing.invoice_files import LINE_COLUMNS
+from orchestration.core.sql_text import sql_literal
 
 _TYPED = {
     "line_no": "INTEGER",

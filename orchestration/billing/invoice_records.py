@@ -26,8 +26,8 @@ import duckdb
 
 from orchestration.billing.rating import period_bounds
 from orchestration.billing.state import BILLED_RECORDS, INVOICE_RECORDS, state_dir
-from orchestration.settings import duckdb_memory_limit
-from orchestration.sql_text import sql_literal
+from orchestration.core.settings import duckdb_memory_limit
+from orchestration.core.sql_text import sql_literal
 
 # The published table (SPEC 7) and, after them, the lineage kept for `meterline explain`.
 PUBLISHED_COLUMNS = (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from orchestration.sql_text import sql_literal
+from orchestration.core.sql_text import sql_literal
 
 MARGIN_TABLE = "tenant_monthly_margin"
 _MONTH_DIR = re.compile(r"^\d{4}-\d{2}$")

@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 
 from orchestration.billing.catalog import Catalog
-from orchestration.billing.lifecycle import invoice_file_stem
+from orchestration.billing.invoice_files import invoice_file_stem
 from orchestration.billing.rating import period_bounds
 
 _STYLE = """

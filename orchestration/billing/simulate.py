@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.billing.catalog import Catalog
-from orchestration.billing.lifecycle import invoice_file_stem
+from orchestration.billing.invoice_files import invoice_file_stem
 from orchestration.billing.rating import money_text, period_bounds, rate_invoice
 
 DIFF_COLUMNS = ("tenant_id", "plan", "total", "simulated_plan", "simulated_total", "difference")

@@ -9,6 +9,7 @@ from decimal import Decimal
 import numpy as np
 import polars as pl
 
+from orchestration.core.meters import EVENT_METERS
 from orchestration.generate.calendar import Chunk
 from orchestration.generate.render import (
     DAY_MS,
@@ -43,7 +44,8 @@ from orchestration.generate.tenants import pick_tenants
 
 SOURCE = "events"
 
-METERS = ("api_call", "voice_minute", "ai_query", "storage_mb")
+METERS = EVENT_METERS
+# one weight per meter, in the order of `event_meters` in dbt_project.yml
 _METER_WEIGHTS = np.array([0.55, 0.15, 0.20, 0.10])
 # Spellings of each meter that still normalise to it with lower(trim(...)).
 _SPELLING_WEIGHTS = np.array([0.85, 0.05, 0.04, 0.03, 0.03])

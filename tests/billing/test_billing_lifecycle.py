@@ -19,14 +19,8 @@ import pytest
 import yaml
 
 from orchestration.billing.catalog import Catalog, parse_catalog
-from orchestration.billing.lifecycle import (
-    LINE_COLUMNS,
-    IssueResult,
-    invoice_file_stem,
-    invoice_line_rows,
-    issue_month,
-    money_check,
-)
+from orchestration.billing.invoice_files import LINE_COLUMNS, invoice_file_stem, invoice_line_rows
+from orchestration.billing.lifecycle import IssueResult, issue_month, money_check
 
 D = Decimal
 

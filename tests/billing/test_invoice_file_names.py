@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-import orchestration.billing.lifecycle as lifecycle
+import orchestration.billing.invoice_files as invoice_files
 from orchestration.billing.catalog import parse_catalog
-from orchestration.billing.lifecycle import invoice_file_stem, issue_month
+from orchestration.billing.invoice_files import invoice_file_stem
+from orchestration.billing.lifecycle import issue_month
 
 
 def at(timestamp: str) -> datetime:
@@ -94,7 +95,7 @@ def test_a_month_final_before_the_naming_rule_keeps_its_files(tmp_path: Path, mo
     usage = {(".hidden", "2026-09"): {"api_call": Decimal("3")}}
     catalog = catalog_for(".hidden")
     with monkeypatch.context() as mp:
-        mp.setattr(lifecycle, "invoice_file_stem", lifecycle._legacy_file_stem)
+        mp.setattr(invoice_files, "invoice_file_stem", invoice_files._legacy_file_stem)
         issue_month(home, "2026-09", at("2026-10-04T00:00:00Z"), catalog, usage)
     folder = home / "invoices" / "2026-09"
     before = {p.name: p.read_bytes() for p in folder.iterdir()}

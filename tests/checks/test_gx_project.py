@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from orchestration.checks import RULES, gx_runner, run_rule
-from orchestration.checks.gx_runner import GX_PROJECT_DIR, SUITES_DIR, SuiteRunner
-from orchestration.checks.reconciliation import PUBLISHED_RULES
+from orchestration.defs.checks import RULES, gx_runner, run_rule
+from orchestration.defs.checks.gx_runner import GX_PROJECT_DIR, SUITES_DIR, SuiteRunner
+from orchestration.defs.checks.reconciliation import PUBLISHED_RULES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -106,7 +106,7 @@ def test_a_runner_is_created_in_well_under_a_second(tmp_path: Path) -> None:
 
 def test_importing_the_rules_does_not_import_great_expectations() -> None:
     # Dagster imports the rules to declare its checks; GX alone takes seconds to import.
-    probe = "import sys, orchestration.checks; print('great_expectations' in sys.modules)"
+    probe = "import sys, orchestration.defs.checks; print('great_expectations' in sys.modules)"
     completed = subprocess.run(
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
     )

@@ -7,8 +7,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.checks import RULES, failing_rows_markdown, run_rule, run_rules
-from orchestration.checks.reconciliation import _open_read_only
+from orchestration.defs.checks import RULES, failing_rows_markdown, run_rule, run_rules
+from orchestration.defs.checks.reconciliation import _open_read_only
 
 EVENTS_FILE = "events/2026-10-03/events.jsonl"
 

@@ -17,9 +17,9 @@ import pytest
 
 from orchestration.billing.catalog import parse_catalog
 from orchestration.billing.invoice_records import record_invoice_records
-from orchestration.billing.invoice_tables import invoice_tables
 from orchestration.billing.lifecycle import issue_month
-from orchestration.publish import publish_marts
+from orchestration.defs.invoicing.invoice_tables import invoice_tables
+from orchestration.defs.publish.publish import publish_marts
 
 METERLINE_BIN = Path(sys.executable).with_name("meterline")
 METERS = """\

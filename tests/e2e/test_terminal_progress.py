@@ -8,6 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# two whole `meterline run`s in a pseudo-terminal (make test-slow)
+pytestmark = pytest.mark.slow
+
 METERLINE = [sys.executable, "-m", "orchestration.cli"]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 

@@ -27,10 +27,10 @@ from typing import Any
 import duckdb
 
 from orchestration.billing.catalog import load_catalog, parse_catalog
-from orchestration.build_batch import commit_build, plan_build, write_batch
-from orchestration.ingest.bronze import FileAudit, ingest_delivery
-from orchestration.ingest.catalog_prices import write_model_prices
-from orchestration.settings import HomeLayout
+from orchestration.core.settings import HomeLayout
+from orchestration.defs.ingest.bronze import FileAudit, ingest_delivery
+from orchestration.defs.ingest.catalog_prices import write_model_prices
+from orchestration.defs.transform.build_batch import commit_build, plan_build, write_batch
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO / "dbt_project"

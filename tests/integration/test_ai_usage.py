@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from meterline_harness import Home, otlp_attrs, otlp_export, unix_nano
 
-from orchestration.checks.ai_usage import agent_totals_above_metered, unpriced_usage
+from orchestration.defs.checks.ai_usage import agent_totals_above_metered, unpriced_usage
 
 DAY = "2026-11-01"
 NEXT = "2026-11-02"

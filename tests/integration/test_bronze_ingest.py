@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.ingest.bronze import (
+from orchestration.defs.ingest.bronze import (
     RawFileChangedError,
     ingest_deliveries,
     ingest_delivery,
@@ -166,7 +166,7 @@ def test_reading_in_small_pieces_and_chunks_commits_what_one_piece_commits(
 ):
     """Large files are read and typed a chunk of whole lines at a time: cutting the file at
     other places changes nothing in bronze (line numbers, content keys, spans of a line)."""
-    from orchestration.ingest import raw_files
+    from orchestration.defs.ingest import raw_files
 
     raw, tmp_path = sample_home / "raw", sample_home
     events = raw / "events" / "2026-10-03" / "events.jsonl"
@@ -188,7 +188,7 @@ def test_reading_in_small_pieces_and_chunks_commits_what_one_piece_commits(
 def test_gzip_members_truncation_and_plain_bytes_read_in_pieces(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    from orchestration.ingest import raw_files
+    from orchestration.defs.ingest import raw_files
 
     monkeypatch.setattr(raw_files, "READ_BYTES", 5)
     two_members = tmp_path / "two.jsonl.gz"

@@ -22,9 +22,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, example, given, note, settings
 from hypothesis import strategies as st
 from meterline_harness import Home, ingest_audit, monthly_usage, otlp_span_id, otlp_trace_id
+
+# property: one dbt run per Hypothesis example (make test-slow)
+pytestmark = pytest.mark.slow
 
 DAYS = [date(2026, 10, 30) + timedelta(days=i) for i in range(5)]
 # byte order: "B.jsonl" < "a-1.jsonl.gz" < "a.jsonl" ("-" is 0x2d, "." 0x2e, "B" 0x42, "a" 0x61)

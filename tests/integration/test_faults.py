@@ -24,10 +24,13 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-import orchestration.assets.reconciliation_checks as reconciliation_checks_asset
-import orchestration.publish
+import orchestration.defs.checks.reconciliation_checks as reconciliation_checks_asset
+import orchestration.defs.publish.publish
 from orchestration.cli import main
-from orchestration.publish import PUBLISHED_TABLES
+from orchestration.defs.publish.publish import PUBLISHED_TABLES
+
+# faults: each test runs the whole pipeline around an injected failure (make test-slow)
+pytestmark = pytest.mark.slow
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
 SOURCES = ("events", "usage_logs", "traces", "sessions")
@@ -412,7 +415,7 @@ def test_run_failing_in_publish_keeps_the_published_state_and_the_next_run_recov
         return real_replace(src, dst, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(orchestration.publish.os, "replace", crash_before_swap)
+        mp.setattr(orchestration.defs.publish.publish.os, "replace", crash_before_swap)
         result = run_cli(home)
     assert result.exit_code == 1, result.output
     assert "published_marts" in result.output
@@ -423,7 +426,7 @@ def test_run_failing_in_publish_keeps_the_published_state_and_the_next_run_recov
     # raw files publishes (the delivery ingested by the failed run is not counted twice)
     with pytest.MonkeyPatch.context() as mp:
         # versions are kept an hour for analysts reading them: here they are all older than that
-        mp.setattr(orchestration.publish, "PRUNE_GRACE", timedelta(0))
+        mp.setattr(orchestration.defs.publish.publish, "PRUNE_GRACE", timedelta(0))
         result = run_cli(home)
     assert result.exit_code == 0, result.output
     assert "none new" in result.output

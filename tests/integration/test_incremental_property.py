@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from meterline_harness import Home, ingest_audit, monthly_usage
 from test_delivery_order_property import ADVERSARIAL, DAYS, Plan, files_of, plans, reference
 
-from orchestration.publish import PUBLISHED_TABLES
+from orchestration.defs.publish.publish import PUBLISHED_TABLES
 
 pytestmark = pytest.mark.slow
 

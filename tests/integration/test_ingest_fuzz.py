@@ -14,14 +14,16 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from click.testing import CliRunner
 from fuzz_lines import SOURCES, hostile_file
+from helpers import meterline
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestration.billing.lifecycle import invoice_file_stem
-from orchestration.cli import main
-from orchestration.ingest.bronze import ingest_deliveries
+from orchestration.billing.invoice_files import invoice_file_stem
+from orchestration.defs.ingest.bronze import ingest_deliveries
+
+# fuzz: Hypothesis examples, one ingestion (and a dbt run) each (make test-slow)
+pytestmark = pytest.mark.slow
 
 DAY = date(2026, 10, 3)
 MAX_QUANTITY = 10**15
@@ -117,13 +119,6 @@ def test_arbitrary_bytes_in_every_source_are_quarantined_not_fatal(data):
 HOSTILE = Path(__file__).resolve().parents[1] / "fixtures" / "hostile"
 
 
-def cli(home: Path, *args: str):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
-        mp.delenv("DBT_LOG_PATH", raising=False)
-        return CliRunner().invoke(main, [*args, "--home", str(home)])
-
-
 def test_a_hostile_delivery_runs_checks_publishes_and_invoices(tmp_path: Path):
     home = tmp_path / "home"
     shutil.copytree(HOSTILE / "raw", home / "raw")
@@ -133,7 +128,7 @@ def test_a_hostile_delivery_runs_checks_publishes_and_invoices(tmp_path: Path):
         (folder / "fuzz.jsonl").write_bytes(hostile_file(rng, source, 300))
     outside_before = sorted(p.name for p in tmp_path.iterdir())
 
-    result = cli(home, "run")
+    result = meterline(home, "run")
     assert result.exit_code == 0, result.output
     con = duckdb.connect(str(home / "published" / "marts.duckdb"), read_only=True)
     audit = con.execute(
@@ -144,7 +139,7 @@ def test_a_hostile_delivery_runs_checks_publishes_and_invoices(tmp_path: Path):
     for file, items, accepted, duplicates, conflicts, quarantined in audit:
         assert items == accepted + duplicates + conflicts + quarantined, file
 
-    result = cli(home, "invoice", "--month", "2026-10", "--now", "2026-11-10T00:00:00Z")
+    result = meterline(home, "invoice", "--month", "2026-10", "--now", "2026-11-10T00:00:00Z")
     assert result.exit_code == 0, result.output
     folder = home / "invoices" / "2026-10"
     names = {p.name for p in folder.iterdir()}

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.ingest.bronze import ingest_deliveries
+from orchestration.defs.ingest.bronze import ingest_deliveries
 
 HOSTILE = Path(__file__).resolve().parents[1] / "fixtures" / "hostile"
 DAY = date(2026, 10, 3)

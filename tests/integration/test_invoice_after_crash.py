@@ -8,15 +8,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from helpers import meterline
 
-import orchestration.assets.bronze as bronze_asset
-import orchestration.assets.publish as publish_asset
-import orchestration.assets.reconciliation_checks as reconciliation_checks_asset
-import orchestration.assets.transform as transform_asset
-import orchestration.ingest.catalog_prices as catalog_prices
-from orchestration.cli import main
-from orchestration.run_state import last_run
+import orchestration.defs.checks.reconciliation_checks as reconciliation_checks_asset
+import orchestration.defs.ingest.assets as bronze_asset
+import orchestration.defs.ingest.catalog_prices as catalog_prices
+import orchestration.defs.publish.assets as publish_asset
+import orchestration.defs.transform.assets as transform_asset
+from orchestration.core.run_state import last_run
+
+# crash per step: one pipeline run per step that dies (make test-slow)
+pytestmark = pytest.mark.slow
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
 SOURCES = ("events", "usage_logs", "traces", "sessions")
@@ -26,15 +28,8 @@ LATE_EVENT = (
 )
 
 
-def cli(home: Path, *args: str):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
-        mp.delenv("DBT_LOG_PATH", raising=False)
-        return CliRunner().invoke(main, [*args, "--home", str(home)])
-
-
 def invoice(home: Path):
-    return cli(home, "invoice", "--month", "2026-10", "--now", "2026-10-20T00:00:00Z")
+    return meterline(home, "invoice", "--month", "2026-10", "--now", "2026-10-20T00:00:00Z")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +40,7 @@ def published_home(tmp_path_factory) -> Path:
         folder = home / "raw" / source / "2026-10-03"
         folder.mkdir(parents=True)
         shutil.copy(SAMPLES / f"{source}.jsonl", folder)
-    result = cli(home, "run")
+    result = meterline(home, "run")
     assert result.exit_code == 0, result.output
     return home
 
@@ -115,7 +110,7 @@ def test_a_run_that_dies_in_any_step_blocks_invoicing_until_a_run_succeeds(
     module, name, error, line = STEPS[step]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(module, name, raising(error))
-        failed = cli(home, "run")
+        failed = meterline(home, "run")
     assert failed.exit_code == 1, failed.output
     assert f"error in {step}: {line}\n" in failed.output
     assert "Traceback" not in failed.output
@@ -129,7 +124,7 @@ def test_a_run_that_dies_in_any_step_blocks_invoicing_until_a_run_succeeds(
     assert len(refused.output.strip().splitlines()) == 1, refused.output
 
     if step == "bronze_ingest":  # one recovery is enough to show the block lifts
-        assert cli(home, "run").exit_code == 0
+        assert meterline(home, "run").exit_code == 0
         result = invoice(home)
         assert result.exit_code == 0, result.output
         # acme's api_call: 1 (events) + 2 (session steps) in the sample, + 5000 late
@@ -138,6 +133,6 @@ def test_a_run_that_dies_in_any_step_blocks_invoicing_until_a_run_succeeds(
 
 
 def _layout(home: Path):
-    from orchestration.settings import HomeLayout
+    from orchestration.core.settings import HomeLayout
 
     return HomeLayout(home)

@@ -28,6 +28,9 @@ from orchestration.billing.invoice_records import (
 )
 from orchestration.billing.lifecycle import issue_month
 
+# lifecycle: months of runs and invoicing, end to end (make test-slow)
+pytestmark = pytest.mark.slow
+
 CATALOG = """\
 currency: USD
 grace_period_days: 3

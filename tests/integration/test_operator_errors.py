@@ -11,18 +11,11 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from click.testing import CliRunner
+from helpers import meterline
 
-import orchestration.cli as cli_module
 import orchestration.generate as generate_package
-from orchestration.cli import main
-from orchestration.run_lock import PID_TAG, recover_dead_runs
-
-
-def invoke(home: Path, *args: str):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DAGSTER_HOME", str(home / "dagster"))
-        return CliRunner().invoke(main, [*args, "--home", str(home)])
+import orchestration.runner.execute as execute_module
+from orchestration.runner.run_lock import PID_TAG, recover_dead_runs
 
 
 def test_a_catalog_over_10_mb_is_rejected_before_parsing_naming_its_size(tmp_path: Path):
@@ -30,7 +23,7 @@ def test_a_catalog_over_10_mb_is_rejected_before_parsing_naming_its_size(tmp_pat
     # 10,000,001 bytes of a YAML comment: valid YAML, but parsing it is not even attempted
     catalog.write_bytes(b"#" + b"x" * 9_999_999 + b"\n")
     started = time.monotonic()
-    result = invoke(tmp_path / "home", "run", "--catalog", str(catalog))
+    result = meterline(tmp_path / "home", "run", "--catalog", str(catalog))
     assert result.exit_code == 2, result.output
     assert "10,000,001 bytes, over the limit of 10,000,000 bytes (10 MB)" in result.output
     assert time.monotonic() - started < 10
@@ -40,8 +33,8 @@ def test_a_full_disk_outside_any_run_is_one_line(tmp_path: Path, monkeypatch):
     def full(path):
         raise OSError(errno.ENOSPC, "No space left on device", str(path / "dagster.yaml"))
 
-    monkeypatch.setattr(cli_module, "ensure_dagster_home", full)
-    result = invoke(tmp_path / "home", "generate", "--month", "2026-10", "--events", "1000")
+    monkeypatch.setattr(execute_module, "ensure_dagster_home", full)
+    result = meterline(tmp_path / "home", "generate", "--month", "2026-10", "--events", "1000")
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         f"meterline: no space left on the device: {tmp_path / 'home' / 'dagster' / 'dagster.yaml'}"
@@ -53,7 +46,7 @@ def test_a_read_only_folder_in_a_step_is_one_line_naming_the_step(tmp_path: Path
         raise OSError(errno.EROFS, "Read-only file system", str(home / "raw"))
 
     monkeypatch.setattr(generate_package, "generate_month", read_only)
-    result = invoke(tmp_path / "home", "generate", "--month", "2026-10", "--events", "1000")
+    result = meterline(tmp_path / "home", "generate", "--month", "2026-10", "--events", "1000")
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     (line,) = result.output.strip().splitlines()
@@ -67,7 +60,7 @@ def test_a_command_waiting_for_another_says_for_whom(tmp_path: Path):
             sys.executable,
             "-c",
             "import sys, time; from pathlib import Path; "
-            "from orchestration.run_lock import home_lock; "
+            "from orchestration.runner.run_lock import home_lock; "
             "lock = home_lock(Path(sys.argv[1])); lock.__enter__(); "
             "print('locked', flush=True); time.sleep(4)",
             str(home),
@@ -77,7 +70,7 @@ def test_a_command_waiting_for_another_says_for_whom(tmp_path: Path):
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        result = invoke(home, "invoice", "--month", "2026-10")
+        result = meterline(home, "invoice", "--month", "2026-10")
     finally:
         holder.wait()
     lines = result.output.strip().splitlines()

@@ -7,13 +7,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration.jobs import (
-    monthly_invoice_schedule,
-    new_delivery_sensor,
-    nightly_delivery_schedule,
-)
-from orchestration.partitions import delivery_partitions, partition_range
-from orchestration.resources import MeterlineResource
+from orchestration.core.partitions import delivery_partitions, partition_range
+from orchestration.core.resources import MeterlineResource
+from orchestration.defs.ingest.schedules import new_delivery_sensor, nightly_delivery_schedule
+from orchestration.defs.invoicing.schedules import monthly_invoice_schedule
 
 
 @pytest.fixture

@@ -8,15 +8,16 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from orchestration.assets.bronze import RAW_SOURCES, bronze_ingest, catalog_model_prices
-from orchestration.assets.invoices import invoices
-from orchestration.assets.publish import published_marts
-from orchestration.assets.reconciliation_checks import reconciliation_checks
-from orchestration.assets.transform import dbt_models, dbt_resource
 from orchestration.cli import main
-from orchestration.resources import MeterlineResource
-from orchestration.run_state import checks_failed
-from orchestration.settings import HomeLayout
+from orchestration.core.resources import MeterlineResource
+from orchestration.core.run_state import checks_failed
+from orchestration.core.settings import HomeLayout
+from orchestration.defs.checks.reconciliation_checks import reconciliation_checks
+from orchestration.defs.ingest.assets import RAW_SOURCES, bronze_ingest, catalog_model_prices
+from orchestration.defs.invoicing.assets import invoices
+from orchestration.defs.invoicing.invoice_tables import InvoiceTables
+from orchestration.defs.publish.assets import published_marts
+from orchestration.defs.transform.assets import dbt_models, dbt_resource
 
 MARTS = [
     "tenant_daily_usage",
@@ -82,7 +83,11 @@ def verify_and_publish(home: Path) -> dg.ExecuteInProcessResult:
         ],
         asset_checks=[reconciliation_checks],
         jobs=[verify],
-        resources={"meterline": MeterlineResource(home=str(home)), "dbt": dbt_resource()},
+        resources={
+            "meterline": MeterlineResource(home=str(home)),
+            "dbt": dbt_resource(),
+            "published_extras": InvoiceTables(),
+        },
         executor=dg.in_process_executor,
     )
     return defs.resolve_job_def("verify_and_publish").execute_in_process(raise_on_error=False)

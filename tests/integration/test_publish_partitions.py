@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import orchestration.publish as publish
-from orchestration.publish import publish_marts, republish_tables
+import orchestration.defs.publish.publish as publish
+from orchestration.defs.publish.publish import publish_marts, republish_tables
 
 JAN, FEB, MAR, APR = (date(2026, m, 1) for m in (1, 2, 3, 4))
 

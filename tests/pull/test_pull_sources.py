@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from orchestration.cli import main
 from orchestration.definitions import build_definitions
-from orchestration.pull.sources import load_sources
+from orchestration.defs.pull.sources import load_sources
 
 GOOD = """\
 postgres:

@@ -134,7 +134,7 @@ def pull_killed_before_cursor(home: Path, name: str) -> subprocess.CompletedProc
     """`meterline pull --name <name>` in a subprocess SIGKILLed where it records the cursor."""
     script = textwrap.dedent(f"""
         import os, signal, sys
-        import orchestration.pull.postgres as postgres
+        import orchestration.defs.pull.postgres as postgres
 
         def killed(*args, **kwargs):
             os.kill(os.getpid(), signal.SIGKILL)

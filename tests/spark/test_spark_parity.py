@@ -24,9 +24,13 @@ import pytest
 from click.testing import CliRunner
 
 from orchestration.cli import main
-from orchestration.publish import PUBLISHED_TABLES
-from orchestration.spark_engine import prepare_spark_home, spark_table_scan, spark_tables
-from orchestration.sql_text import sql_literal
+from orchestration.core.sql_text import sql_literal
+from orchestration.defs.publish.publish import PUBLISHED_TABLES
+from orchestration.defs.transform.spark_engine import (
+    prepare_spark_home,
+    spark_table_scan,
+    spark_tables,
+)
 
 from .parity import table_differences
 

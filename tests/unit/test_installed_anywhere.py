@@ -10,8 +10,8 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from orchestration.assets.transform import ManifestPreparer, _manifest_is_current
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.core.settings import DBT_PROJECT_DIR
+from orchestration.defs.transform.assets import ManifestPreparer, _manifest_is_current
 
 REPO = Path(__file__).resolve().parents[2]
 

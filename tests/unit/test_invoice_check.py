@@ -3,8 +3,8 @@
 from decimal import Decimal
 from pathlib import Path
 
-from orchestration.assets.invoices import invoice_problems
 from orchestration.billing.lifecycle import IssueResult
+from orchestration.defs.invoicing.assets import invoice_problems
 
 
 def invoice(total="260.00", usage=None):

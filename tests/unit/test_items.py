@@ -7,8 +7,8 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from orchestration.ingest.bronze import canonical_json, content_key, key_by_content, type_items
-from orchestration.ingest.sql_macros import connect_for_ingest
+from orchestration.defs.ingest.bronze import canonical_json, content_key, key_by_content, type_items
+from orchestration.defs.ingest.sql_macros import connect_for_ingest
 
 DELIVERY = date(2026, 10, 3)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from orchestration.settings import duckdb_memory_limit
+from orchestration.core.settings import duckdb_memory_limit
 
 
 def test_the_limit_is_split_between_connections_that_run_at_once(monkeypatch):

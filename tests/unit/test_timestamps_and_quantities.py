@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from orchestration.ingest.sql_macros import connect_for_ingest
+from orchestration.defs.ingest.sql_macros import connect_for_ingest
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,242 @@
+"""Invoice files (SPEC 6): file names, the month folder's files (JSON, CSV, PDF, summary,
+unbilled, manifest) and how they are written (atomic, fsynced). What to bill is decided in
+`orchestration.billing.lifecycle`; this module only turns invoices into files and reads back a
+final month's invoices.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import string
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from orchestration.billing.rating import tier_bands
+
+MANIFEST = "manifest.json"
+SUMMARY_COLUMNS = (
+    "invoice_number",
+    "tenant_id",
+    "plan",
+    "status",
+    "monthly_fee",
+    "usage_subtotal",
+    "discount",
+    "true_up",
+    "total",
+)
+UNBILLED_COLUMNS = ("tenant_id", "meter", "quantity")
+LINE_COLUMNS = (
+    "invoice_number",
+    "tenant_id",
+    "period",
+    "status",
+    "line_no",
+    "type",
+    "meter",
+    "description",
+    "adjusts_period",
+    "adjusts_invoice",
+    "quantity",
+    "included",
+    "billable_quantity",
+    "unit_price",
+    "tiers",
+    "amount",
+)
+_SAFE_BYTES = frozenset((string.ascii_letters + string.digits + "._-").encode())
+# tenant files must never take the name of the month's own files (summary.csv, manifest.json, ...)
+_RESERVED_STEMS = frozenset({"summary", "unbilled", "manifest"})
+_SYNC_THREADS = 8
+_MAX_STEM_BYTES = 200
+_CUT_STEM_BYTES = 180
+# CSV cells never carry control characters raw (a NUL or line break in a tenant id would break
+# readers): each is written percent-encoded, like in file names
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def invoice_file_stem(tenant_id: str) -> str:
+    """File name stem of a tenant's invoice files (SPEC 6): every byte outside `[A-Za-z0-9._-]`
+    percent-encoded (`%XX`, UTF-8), `.`/`..` written `%2E`/`%2E%2E` and the first `.` of any
+    other id that starts with one written `%2E`, so no tenant id can name a path outside the month
+    folder or a hidden file. A stem that would collide with `summary.csv`, `unbilled.csv` or
+    `manifest.json` (in any letter case) gets its first byte encoded too (`%73ummary`). A stem
+    longer than 200 bytes is cut after its first 180 bytes (never inside a `%XX`) and `~` plus the
+    first 16 hex digits of the SHA-256 of the tenant id appended: every file name stays far
+    below the 255 bytes file systems allow.
+    """
+    if not tenant_id:
+        raise ValueError("tenant_id must not be empty")
+    if tenant_id in (".", ".."):
+        return "%2E" * len(tenant_id)
+    stem = _legacy_file_stem(tenant_id)
+    if stem.startswith("."):
+        stem = "%2E" + stem[1:]
+    if len(stem) > _MAX_STEM_BYTES:  # the stem is ASCII: characters are bytes
+        cut = stem[:_CUT_STEM_BYTES]
+        tail = cut[-2:]
+        if "%" in tail:  # the cut fell inside a %XX: keep none of it
+            cut = cut[: len(cut) - len(tail) + tail.index("%")]
+        stem = f"{cut}~{hashlib.sha256(tenant_id.encode('utf-8')).hexdigest()[:16]}"
+    return stem
+
+
+def _legacy_file_stem(tenant_id: str) -> str:
+    """The stem before the SPEC 6 revision of 2026-11-29 (no hidden-file or length rule): the
+    names of month folders finalized before it, which stay as they are."""
+    if tenant_id in (".", ".."):
+        return "%2E" * len(tenant_id)
+    stem = "".join(chr(b) if b in _SAFE_BYTES else f"%{b:02X}" for b in tenant_id.encode("utf-8"))
+    if stem.casefold() in _RESERVED_STEMS:
+        stem = f"%{ord(stem[0]):02X}{stem[1:]}"
+    return stem
+
+
+def final_invoice_file(folder: Path, tenant_id: str) -> Path:
+    """A final month's JSON invoice of a tenant, under the current name or, for a month
+    finalized before the naming rule changed, under the name it was written with."""
+    current = folder / f"{invoice_file_stem(tenant_id)}.json"
+    legacy = folder / f"{_legacy_file_stem(tenant_id)}.json"
+    return legacy if not current.exists() and legacy.exists() else current
+
+
+def invoice_line_rows(invoice: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per invoice line with the `LINE_COLUMNS` (`<tenant>.csv`, `fct_invoice_lines`).
+
+    Values are the invoice's exact strings (None when a column does not apply); graduated tiers are
+    flattened into `tiers` as `0-100000: 100000 x 0.01 = 1000.00; 100000+: 2000 x 0.008 = 16.00`.
+    """
+    invoice_columns = {
+        "invoice_number": invoice["invoice_number"],
+        "tenant_id": invoice["tenant_id"],
+        "period": invoice["period"]["start"][:7],
+        "status": invoice["status"],
+    }
+    rows = []
+    for line_no, line in enumerate(invoice["lines"], start=1):
+        tiers = line.get("tiers")
+        rows.append(
+            {
+                **invoice_columns,
+                "line_no": line_no,
+                "type": line["type"],
+                "meter": line.get("meter"),
+                "description": line.get("description"),
+                "adjusts_period": line.get("adjusts_period"),
+                "adjusts_invoice": line.get("adjusts_invoice"),
+                "quantity": line.get("quantity"),
+                "included": line.get("included"),
+                "billable_quantity": line.get("billable_quantity"),
+                "unit_price": line.get("unit_price"),
+                "tiers": None
+                if tiers is None
+                else "; ".join(
+                    f"{band}: {t['quantity']} x {t['unit_price']} = {t['amount']}"
+                    for band, t in zip(tier_bands(tiers), tiers, strict=True)
+                ),
+                "amount": line["amount"],
+            }
+        )
+    return rows
+
+
+def write_month_folder(
+    folder: Path,
+    invoices: Sequence[Mapping[str, Any]],
+    line_rows: Sequence[Sequence[Mapping[str, Any]]],
+    unbilled: Sequence[Mapping[str, str]],
+) -> None:
+    """Write every file of the month (`line_rows`: each invoice's `invoice_line_rows`), remove
+    files of tenants no longer invoiced, manifest last."""
+    # fpdf2 (with fontTools) takes ~1 s to import: only invoicing pays for it, not every command
+    from orchestration.billing.pdf import render_invoice_pdf
+
+    files: dict[str, bytes] = {}
+    for invoice, rows in zip(invoices, line_rows, strict=True):
+        stem = invoice_file_stem(invoice["tenant_id"])
+        files[f"{stem}.json"] = json_bytes(invoice)
+        files[f"{stem}.csv"] = _csv_bytes(LINE_COLUMNS, rows)
+        files[f"{stem}.pdf"] = render_invoice_pdf(invoice)
+    summary = [{column: invoice[column] for column in SUMMARY_COLUMNS} for invoice in invoices]
+    files["summary.csv"] = _csv_bytes(SUMMARY_COLUMNS, summary)
+    files["unbilled.csv"] = _csv_bytes(UNBILLED_COLUMNS, unbilled)
+    manifest = {
+        "files": [
+            {"name": name, "sha256": hashlib.sha256(files[name]).hexdigest()}
+            for name in sorted(files)
+        ]
+    }
+
+    folder.mkdir(parents=True, exist_ok=True)
+    keep = {*files, MANIFEST}
+    with os.scandir(folder) as entries:
+        stale = [entry.path for entry in entries if entry.is_file() and entry.name not in keep]
+    for path in stale:
+        os.unlink(path)
+    _write_all_atomic(folder, files)
+    write_atomic(folder / MANIFEST, json_bytes(manifest))
+    fsync_directory(folder)
+
+
+def json_bytes(document: Any) -> bytes:
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _csv_bytes(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({column: _csv_safe(value) for column, value in row.items()} for row in rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _csv_safe(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    return _CONTROL_CHARACTERS.sub(lambda m: "".join(f"%{b:02X}" for b in m[0].encode()), value)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary sibling, fsync, then rename over `path`: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary(path)
+    _write_synced(temporary, data)
+    os.replace(temporary, path)
+
+
+def _write_all_atomic(folder: Path, files: Mapping[str, bytes]) -> None:
+    """`_write_atomic` of many files of `folder`: every temporary sibling is written and fsynced,
+    on threads (an fsync waits for the disk, not the CPU, and concurrent fsyncs share the file
+    system's journal commits: about 2x faster than one after the other), then each is renamed."""
+    temporaries = [_temporary(folder / name) for name in files]
+    with ThreadPoolExecutor(_SYNC_THREADS) as pool:
+        list(pool.map(_write_synced, temporaries, files.values()))
+    for temporary, name in zip(temporaries, files, strict=True):
+        os.replace(temporary, folder / name)
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp")
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def fsync_directory(folder: Path) -> None:
+    """Make the renames in `folder` durable (the month's files before its ledger file)."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

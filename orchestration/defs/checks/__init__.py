@@ -1,0 +1,15 @@
+"""Checks that must pass before the marts are published: reconciliations and mart contracts.
+
+Importing this package is cheap; Great Expectations is imported on the first run.
+"""
+
+from orchestration.defs.checks.reconciliation import (
+    RULES,
+    Rule,
+    RuleOutcome,
+    failing_rows_markdown,
+    run_rule,
+    run_rules,
+)
+
+__all__ = ["RULES", "Rule", "RuleOutcome", "failing_rows_markdown", "run_rule", "run_rules"]

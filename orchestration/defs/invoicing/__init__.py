@@ -1,0 +1,1 @@
+"""Invoicing: the invoices asset, the invoice tables, the monthly schedule and simulations."""

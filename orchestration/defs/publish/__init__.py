@@ -1,0 +1,1 @@
+"""Write-audit-publish of the checked marts (SPEC 7)."""

@@ -1,0 +1,1 @@
+"""dbt (staging -> intermediate -> marts) as Dagster assets; dbt tests become asset checks."""
