@@ -87,10 +87,26 @@ if not _manifest_is_current(dbt_project):
     ManifestPreparer().prepare(dbt_project)
 
 
+def _is_batch_source(dbt_resource_props: dict[str, Any]) -> bool:
+    return (
+        dbt_resource_props["resource_type"] == "source"
+        and dbt_resource_props["source_name"] == "run"
+    )
+
+
 class MeterlineDbtTranslator(DagsterDbtTranslator):
     """Marts keep their bare names (what analysts query); layers become asset groups."""
 
+    def get_asset_key(self, dbt_resource_props: dict[str, Any]) -> dg.AssetKey:
+        # the run's batch: the bronze files not built yet, listed from bronze/files by this
+        # asset before dbt starts (docs/incremental.md)
+        if _is_batch_source(dbt_resource_props):
+            return dg.AssetKey(["bronze", "batch_files"])
+        return super().get_asset_key(dbt_resource_props)
+
     def get_group_name(self, dbt_resource_props: dict[str, Any]) -> str | None:
+        if _is_batch_source(dbt_resource_props):
+            return "bronze"
         if dbt_resource_props["resource_type"] == "model":
             return dbt_resource_props["fqn"][1]  # staging / intermediate / marts
         return super().get_group_name(dbt_resource_props)
