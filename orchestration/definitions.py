@@ -12,7 +12,7 @@ from orchestration.core.settings import resolve_home
 from orchestration.defs.checks import definitions as checks_definitions
 from orchestration.defs.ingest import definitions as ingest_definitions
 from orchestration.defs.invoicing import definitions as invoicing_definitions
-from orchestration.defs.jobs import meterline_prices, meterline_rebuild, meterline_run
+from orchestration.defs.jobs import meterline_rebuild, meterline_run
 from orchestration.defs.publish import definitions as publish_definitions
 from orchestration.defs.pull import definitions as pull_definitions
 from orchestration.defs.pull.sources import SourcesError, load_sources
@@ -54,7 +54,7 @@ def build_definitions(home: Path | None = None, catalog: Path | None = None) -> 
         publish_definitions.definitions(),
         invoicing_definitions.definitions(_grace_period_days(meterline)),
         dg.Definitions(
-            jobs=[meterline_run, meterline_rebuild, meterline_prices, generate_sample_month],
+            jobs=[meterline_run, meterline_rebuild, generate_sample_month],
             resources={"meterline": meterline},
             executor=dg.in_process_executor,
         ),

@@ -24,10 +24,3 @@ meterline_rebuild = dg.define_asset_job(
     selection=_TRANSFORM,
     description="dbt build, reconciliation checks, publish; no ingestion.",
 )
-# Only the catalog's provider prices: how a run with no new delivery learns whether they changed
-# (SPEC 9: with nothing new and the same prices, nothing is built).
-meterline_prices = dg.define_asset_job(
-    "meterline_prices",
-    selection=dg.AssetSelection.assets(catalog_model_prices),
-    description="Write the catalog's provider prices to bronze.",
-)

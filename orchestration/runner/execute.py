@@ -45,7 +45,13 @@ def ensure_dagster_home(dagster_home: Path) -> None:
         )
 
 
-def _definitions(ctx: Context):
+def _definitions(ctx: Context, job_name: str):
+    if job_name == "meterline_prices":
+        from orchestration.core.resources import MeterlineResource
+        from orchestration.defs.ingest.definitions import prices_definitions
+
+        catalog = str(ctx.catalog) if ctx.catalog else os.environ.get("METERLINE_CATALOG")
+        return prices_definitions(MeterlineResource(home=str(ctx.layout.home), catalog=catalog))
     from orchestration.definitions import build_definitions
 
     return build_definitions(ctx.layout.home, ctx.catalog)
@@ -92,7 +98,7 @@ def execute(
             first, last = partition_range(instance, definition, keys)
             tags["dagster/asset_partition_range_start"] = first
             tags["dagster/asset_partition_range_end"] = last
-        job = _definitions(ctx).resolve_job_def(job_name)
+        job = _definitions(ctx, job_name).resolve_job_def(job_name)
         if preload:
             _preload_in_background(preload)
         run_id = make_new_run_id()
