@@ -226,7 +226,8 @@ def _run_pipeline_locked(
             tags=tags,
         )
     elif not full_refresh and engine == "duckdb" and _nothing_to_build(ctx):
-        click.echo("nothing new since the last published build: published marts unchanged")
+        click.echo("ingested deliveries: none new")
+        click.echo("nothing to build since the last published build: published marts unchanged")
         click.echo(f"published marts: {layout.published / 'marts.duckdb'}")
         return
     else:
