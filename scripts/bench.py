@@ -343,8 +343,9 @@ def write_report(path: Path, results: dict, sizes: list[int], command: str) -> N
         "# Benchmarks",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
-        f"Command: `{command}` (sizes {', '.join(f'{s:,}' for s in sizes)} events); every "
-        "figure below comes from that one run.",
+        f"Command: `{command}`"
+        + (f" (sizes {', '.join(f'{s:,}' for s in sizes)} events)" if e2e else "")
+        + "; every figure below comes from that one run.",
         "",
         "## Targets (issues 5 and 12)",
         "",
