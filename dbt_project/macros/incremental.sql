@@ -70,6 +70,21 @@
 {% endmacro %}
 
 {#
+  Config of a model whose windows (UTC days, or months) an incremental run replaces: the rows of
+  the touched windows of `window_column` (strategy below). Changed prices rebuild it in full.
+#}
+{% macro replace_windows_config(window_column, grain='day') %}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='replace_windows',
+        window_column=window_column,
+        window_grain=grain,
+        full_refresh=reprice_full_refresh(),
+        on_schema_change='fail',
+    ) }}
+{% endmacro %}
+
+{#
   Config of the models downstream of provider prices: a changed `model_prices` (var `reprice`, set
   by the transform asset, which compares the prices with those of the last build) rebuilds them in
   full; it is rare (a catalog edit) and measured in docs/incremental.md.

@@ -1,12 +1,6 @@
 -- The single source of truth for usage: one row per accepted usage record (SPEC 7).
 -- Incremental: the records of the UTC days a run touches are replaced (macros/incremental.sql).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='replace_windows',
-    window_column='event_time',
-    full_refresh=reprice_full_refresh(),
-    on_schema_change='fail',
-) }}
+{{ replace_windows_config('event_time') }}
 -- depends_on: {{ ref('int_touched_days') }}
 select
     record_key,

@@ -1,14 +1,7 @@
 -- Where the money goes (SPEC 7): accepted items per UTC month, tenant, source, feature and
 -- provider, with their provider cost. feature = a session step's `feature`, a request's
 -- `assistant`, a span's `gen_ai.operation.name`; operations = accepted items.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='replace_windows',
-    window_column='usage_month',
-    window_grain='month',
-    full_refresh=reprice_full_refresh(),
-    on_schema_change='fail',
-) }}
+{{ replace_windows_config('usage_month', 'month') }}
 -- depends_on: {{ ref('int_touched_days') }}
 with items as (
     select

@@ -1,13 +1,6 @@
 -- Provider cost (COGS) per UTC day, source and tenant: the sum of the known costs, next to the
 -- number of items whose cost is unknown (unpriced, SPEC 2.6).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='replace_windows',
-    window_column='usage_date',
-    window_grain='day',
-    full_refresh=reprice_full_refresh(),
-    on_schema_change='fail',
-) }}
+{{ replace_windows_config('usage_date') }}
 -- depends_on: {{ ref('int_touched_days') }}
 select
     cast(event_time as date) as usage_date,

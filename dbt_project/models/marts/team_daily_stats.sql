@@ -1,13 +1,6 @@
 -- Agent runs per UTC day (of started_at), tenant and team (SPEC 7); team_id NULL = no team.
 -- cost_usd sums the known costs of the runs (NULL-safe: an unknown cost is not 0).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='replace_windows',
-    window_column='usage_date',
-    window_grain='day',
-    full_refresh=reprice_full_refresh(),
-    on_schema_change='fail',
-) }}
+{{ replace_windows_config('usage_date') }}
 -- depends_on: {{ ref('int_touched_days') }}
 select
     cast(started_at as date) as usage_date,

@@ -1,12 +1,5 @@
 -- Usage per UTC day, tenant and meter.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='replace_windows',
-    window_column='usage_date',
-    window_grain='day',
-    full_refresh=reprice_full_refresh(),
-    on_schema_change='fail',
-) }}
+{{ replace_windows_config('usage_date') }}
 -- depends_on: {{ ref('int_touched_days') }}
 select
     cast(event_time as date) as usage_date,

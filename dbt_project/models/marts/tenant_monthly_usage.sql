@@ -1,13 +1,6 @@
 -- Usage per billing period (UTC calendar month), tenant and meter; built from the records, not
 -- from the daily mart, so that the two can be reconciled against each other.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='replace_windows',
-    window_column='usage_month',
-    window_grain='month',
-    full_refresh=reprice_full_refresh(),
-    on_schema_change='fail',
-) }}
+{{ replace_windows_config('usage_month', 'month') }}
 -- depends_on: {{ ref('int_touched_days') }}
 select
     cast({{ dbt.date_trunc('month', 'event_time') }} as date) as usage_month,

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from orchestration.core.meters import METERS
+from orchestration.core.time_columns import TIME_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -177,24 +178,27 @@ PUBLISHED_RULES: dict[str, Rule] = {
 # SPEC 9: the tables a windowed rule reads, with the time column that places a row in a window
 # (macros/incremental.sql replaces whole windows of the same columns). Span tables hold `trace_id`.
 WINDOWED_TABLES = {
-    "int_events_copies_classified": "event_time",
-    "int_usage_logs_copies_classified": "event_time",
-    "int_sessions_copies_classified": "event_time",
-    "int_traces_copies_classified": "start_time",
-    "int_spans_costed": "start_time",
-    "int_usage_logs_costed": "event_time",
-    "int_provider_costs": "event_time",
-    "int_usage_records_unioned": "event_time",
-    "int_traces_assembled": "started_at",
-    "fct_usage_records": "event_time",
-    "fct_trace_sessions": "started_at",
-    "tenant_daily_usage": "usage_date",
-    "agent_daily_stats": "usage_date",
-    "team_daily_stats": "usage_date",
-    "platform_daily_stats": "usage_date",
-    "platform_daily_cost": "usage_date",
-    "tenant_monthly_usage": "usage_month",
-    "feature_monthly_usage": "usage_month",
+    table: TIME_COLUMNS[table]
+    for table in (
+        "int_events_copies_classified",
+        "int_usage_logs_copies_classified",
+        "int_sessions_copies_classified",
+        "int_traces_copies_classified",
+        "int_spans_costed",
+        "int_usage_logs_costed",
+        "int_provider_costs",
+        "int_usage_records_unioned",
+        "int_traces_assembled",
+        "fct_usage_records",
+        "fct_trace_sessions",
+        "tenant_daily_usage",
+        "agent_daily_stats",
+        "team_daily_stats",
+        "platform_daily_stats",
+        "platform_daily_cost",
+        "tenant_monthly_usage",
+        "feature_monthly_usage",
+    )
 }
 _SPAN_TABLES = ("int_traces_copies_classified", "int_spans_costed")
 

@@ -29,6 +29,7 @@ import duckdb
 
 from orchestration.core.settings import duckdb_memory_limit
 from orchestration.core.sql_text import sql_literal
+from orchestration.core.time_columns import TIME_COLUMNS
 
 # SPEC 7: the tables analysts get, in schema main (plus the invoice tables, from invoicing).
 PUBLISHED_TABLES = (
@@ -47,19 +48,22 @@ PUBLISHED_TABLES = (
 )
 # The column whose month names a table's Parquet file; a table not named here is one `all.parquet`.
 PARTITION_COLUMNS = {
-    "fct_usage_records": "event_time",
-    "fct_trace_sessions": "started_at",
-    "tenant_daily_usage": "usage_date",
-    "agent_daily_stats": "usage_date",
-    "team_daily_stats": "usage_date",
-    "platform_daily_stats": "usage_date",
-    "platform_daily_cost": "usage_date",
-    "tenant_monthly_usage": "usage_month",
-    "feature_monthly_usage": "usage_month",
-    "tenant_monthly_margin": "usage_month",
-    "quarantine": "delivery_date",
-    "fct_invoice_lines": "period",
-    "fct_invoice_records": "month",
+    table: TIME_COLUMNS[table]
+    for table in (
+        "fct_usage_records",
+        "fct_trace_sessions",
+        "tenant_daily_usage",
+        "agent_daily_stats",
+        "team_daily_stats",
+        "platform_daily_stats",
+        "platform_daily_cost",
+        "tenant_monthly_usage",
+        "feature_monthly_usage",
+        "tenant_monthly_margin",
+        "quarantine",
+        "fct_invoice_lines",
+        "fct_invoice_records",
+    )
 }
 # A table computed from another published table changes in the months its source changed:
 # tenant_monthly_margin reads the published fct_usage_records (orchestration.billing.margin).
