@@ -16,7 +16,7 @@
 #}
 {% macro classify_copies(relation) %}
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key='item_key',
     on_schema_change='fail',

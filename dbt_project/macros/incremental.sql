@@ -8,6 +8,24 @@
   tables (a run that failed a check re-runs its batch), and the result equals a full refresh.
 #}
 
+{#
+  The incremental models' materialization. dbt-spark with plain Parquet has neither delete+insert
+  nor custom strategies (Delta/Iceberg jars cannot be fetched here), and a Spark build always
+  rebuilds in full (orchestration/defs/transform/build_batch.py): there the same models are
+  tables, computed by their full-refresh form (docs/scale-out.md).
+#}
+{% macro incremental_materialization() %}
+    {{ return(adapter.dispatch('incremental_materialization', 'meterline')()) }}
+{% endmacro %}
+
+{% macro default__incremental_materialization() %}
+    {{ return('incremental') }}
+{% endmacro %}
+
+{% macro spark__incremental_materialization() %}
+    {{ return('table') }}
+{% endmacro %}
+
 {# SQL predicate: the row comes from a file of this run's batch. #}
 {% macro in_batch(file_column='source_file') -%}
     {{ file_column }} in (select file from {{ ref('stg_ingest__batch_files') }})
@@ -75,7 +93,7 @@
 #}
 {% macro replace_windows_config(window_column, grain='day') %}
     {{ config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='replace_windows',
         window_column=window_column,
         window_grain=grain,

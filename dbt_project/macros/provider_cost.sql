@@ -16,7 +16,7 @@
 #}
 {% macro accepted_with_provider_cost(classified, time_column, has_tokens) %}
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key='item_key',
     full_refresh=reprice_full_refresh(),

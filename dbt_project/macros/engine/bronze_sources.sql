@@ -22,5 +22,11 @@
                 ~ ' as select * from parquet.`' ~ bronze ~ source.meta.bronze_path ~ '`'
             ) %}
         {% endfor %}
+        {# the run's batch (macros/incremental.sql), written by the dbt step before dbt starts #}
+        {% do run_query('create database if not exists run') %}
+        {% do run_query(
+            'create or replace view run.batch_files as select * from parquet.`'
+            ~ env_var('METERLINE_HOME', '../data') ~ '/warehouse/batch_files.parquet`'
+        ) %}
     {% endif %}
 {% endmacro %}

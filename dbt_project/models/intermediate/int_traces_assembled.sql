@@ -3,7 +3,7 @@
 -- run was started by a caller outside the platform) is its root, the earliest (then the smallest
 -- spanId). A trace is billable when its root has arrived and did not fail (SPEC 2.3).
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key='trace_id',
     full_refresh=reprice_full_refresh(),

@@ -2,7 +2,7 @@
 -- Incremental: a run recounts the files of its batch and the files holding a copy of a key the
 -- batch carries (a later delivery can turn their winner into a duplicate, SPEC 2.5).
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key='file',
     on_schema_change='fail',

@@ -1,7 +1,7 @@
 -- One row per quarantined item, with its reason and raw text (SPEC 2.5, 7). Incremental: a run
 -- adds the quarantine of its batch's files (replacing them if the batch is built again).
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key='file',
     on_schema_change='fail',
