@@ -120,7 +120,10 @@ def test_the_month_holds_every_trap(builds: Builds):
 def test_every_table_spark_built_equals_duckdb(builds: Builds):
     """Every table of the Spark build (intermediate and marts), read from its Parquet files."""
     tables = spark_tables(builds.spark_home)
-    assert set(PUBLISHED_TABLES) <= set(tables)
+    # fct_trace_sessions is a view over int_traces_assembled (compared here as a table); the
+    # published marts, views included, are compared by the next test
+    assert set(PUBLISHED_TABLES) - {"fct_trace_sessions"} <= set(tables)
+    assert "int_traces_assembled" in tables
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
