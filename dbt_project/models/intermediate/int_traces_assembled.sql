@@ -99,7 +99,8 @@ span_totals as (
         {{ sum_exact('coalesce(cache_write_tokens, 0)') }} as cache_write_tokens,
         {{ sum_exact('coalesce(reasoning_tokens, 0)') }} as reasoning_tokens,
         {{ sum_exact('coalesce(agent_reported_input_tokens, 0)') }} as agent_reported_input_tokens,
-        {{ sum_exact('coalesce(agent_reported_output_tokens, 0)') }} as agent_reported_output_tokens,
+        {{ sum_exact('coalesce(agent_reported_output_tokens, 0)') }}
+            as agent_reported_output_tokens,
         -- known costs only; unpriced spans are counted instead
         coalesce({{ sum_exact('cost_usd') }}, 0) as cost_usd,
         count(*) filter (where cost_source = 'unpriced') as unpriced_spans,

@@ -33,8 +33,10 @@ select
     model,
     provider,
     is_agent_span,
-    {{ checked_cast("case when not is_agent_span then input_tokens end", 'decimal(38, 12)') }} as input_tokens,
-    {{ checked_cast("case when not is_agent_span then output_tokens end", 'decimal(38, 12)') }} as output_tokens,
+    {{ checked_cast("case when not is_agent_span then input_tokens end", 'decimal(38, 12)') }}
+        as input_tokens,
+    {{ checked_cast("case when not is_agent_span then output_tokens end", 'decimal(38, 12)') }}
+        as output_tokens,
     {{ checked_cast("case when not is_agent_span then cache_read_tokens end", 'decimal(38, 12)') }}
         as cache_read_tokens,
     {{ checked_cast("case when not is_agent_span then cache_write_tokens end", 'decimal(38, 12)') }}
