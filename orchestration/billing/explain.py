@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
-from orchestration.billing.invoice_files import invoice_file_stem
+from orchestration.billing.invoice import Invoice, Line
+from orchestration.billing.invoice_files import invoice_file_stem, invoice_from_json
 from orchestration.billing.invoice_records import connect_in_memory, invoice_records_dir
-from orchestration.billing.rating import quantity_text
+from orchestration.billing.rating import money_text, quantity_text
 from orchestration.core.sql_text import sql_literal
 
 CSV_COLUMNS = (
@@ -44,7 +44,7 @@ class NoSuchInvoiceError(LookupError):
 
 @dataclass(frozen=True)
 class Explanation:
-    invoice: dict
+    invoice: Invoice
     text: str
 
 
@@ -57,7 +57,7 @@ def explain_invoice(
     records = invoice_records_dir(home) / f"{month}.parquet"
     if not invoice_path.is_file():
         raise NoSuchInvoiceError(f"no invoice of tenant {tenant!r} for {month}")
-    invoice = json.loads(invoice_path.read_bytes())
+    invoice = invoice_from_json(json.loads(invoice_path.read_bytes()))
     if not records.is_file():
         raise NoSuchInvoiceError(
             f"no invoice records kept for {month} (invoiced before lineage was recorded); "
@@ -65,8 +65,8 @@ def explain_invoice(
         )
     lines = [
         line
-        for line in invoice["lines"]
-        if line["type"] in ("usage", "adjustment") and (meter is None or line["meter"] == meter)
+        for line in invoice.lines
+        if line.type in ("usage", "adjustment") and (meter is None or line.meter == meter)
     ]
     con = connect_in_memory(home)
     try:
@@ -110,25 +110,26 @@ def _write_csv(con: duckdb.DuckDBPyConnection, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def _text(invoice: dict, lines: list[dict], by_source: list, by_file: list) -> str:
-    number = invoice["invoice_number"] or "(draft, no number yet)"
+def _text(invoice: Invoice, lines: list[Line], by_source: list, by_file: list) -> str:
+    number = invoice.invoice_number or "(draft, no number yet)"
     out = [
-        f"Invoice {number} ({invoice['status']}) of {invoice['tenant_id']} for "
-        f"{invoice['period']['start'][:7]}, plan {invoice['plan']}: total {invoice['total']} "
-        f"{invoice['currency']}"
+        f"Invoice {number} ({invoice.status}) of {invoice.tenant_id} for "
+        f"{invoice.month}, plan {invoice.plan}: total {money_text(invoice.total)} "
+        f"{invoice.currency}"
     ]
     if not lines:
         out.append("no usage or adjustment line")
     for line in lines:
-        ident = (line["type"], line["meter"], line.get("adjusts_period"))
+        ident = (line.type, line.meter, line.adjusts_period)
         sources = sorted((s, n) for t, m, p, s, n in by_source if (t, m, p) == ident)
         files = [(f, n) for t, m, p, f, n in by_file if (t, m, p) == ident]
         count = sum(n for _, n in sources)
-        label = f"{line['type']} {line['meter']}"
-        if line.get("adjusts_period"):
-            label += f" of {line['adjusts_period']} (adjusts {line['adjusts_invoice']})"
+        label = f"{line.type} {line.meter}"
+        if line.adjusts_period:
+            label += f" of {line.adjusts_period} (adjusts {line.adjusts_invoice})"
+        quantity = quantity_text(line.quantity) if line.quantity is not None else ""
         out.append(
-            f"{label}: {quantity_text(Decimal(line['quantity']))}  amount {line['amount']}  "
+            f"{label}: {quantity}  amount {money_text(line.amount)}  "
             f"<- {count} record{'s' if count != 1 else ''} ("
             + ", ".join(f"{s} {n}" for s, n in sources)
             + ")"

@@ -1,7 +1,8 @@
 """Invoice files (SPEC 6): file names, the month folder's files (JSON, CSV, PDF, summary,
 unbilled, manifest) and how they are written (atomic, fsynced). What to bill is decided in
 `orchestration.billing.lifecycle`; this module only turns invoices into files and reads back a
-final month's invoices.
+final month's invoices. It is the one place where an `Invoice` becomes the SPEC 6 strings
+(`invoice_json`) and where stored ones become an `Invoice` again (`invoice_from_json`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,19 @@ import re
 import string
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from orchestration.billing.rating import tier_bands
+from orchestration.billing.invoice import Alert, Invoice, Line, Tier
+from orchestration.billing.rating import (
+    money_text,
+    quantity_text,
+    round_money,
+    tier_bands,
+    utc_timestamp,
+)
 
 MANIFEST = "manifest.json"
 SUMMARY_COLUMNS = (
@@ -107,41 +117,174 @@ def final_invoice_file(folder: Path, tenant_id: str) -> Path:
     return legacy if not current.exists() and legacy.exists() else current
 
 
-def invoice_line_rows(invoice: Mapping[str, Any]) -> list[dict[str, Any]]:
+def invoice_json(invoice: Invoice) -> dict[str, Any]:
+    """The SPEC 6 JSON object of `invoice`: amounts with exactly two decimals, quantities exact
+    without trailing zeros, timestamps `YYYY-MM-DDTHH:MM:SSZ`; keys in SPEC 6 order."""
+    return {
+        "schema_version": invoice.schema_version,
+        "invoice_number": invoice.invoice_number,
+        "status": invoice.status,
+        "tenant_id": invoice.tenant_id,
+        "plan": invoice.plan,
+        "currency": invoice.currency,
+        "period": {
+            "start": utc_timestamp(invoice.period_start),
+            "end": utc_timestamp(invoice.period_end),
+        },
+        "usage": {meter: quantity_text(q) for meter, q in invoice.usage.items()},
+        "lines": [line_json(line) for line in invoice.lines],
+        "monthly_fee": _cents(invoice.monthly_fee),
+        "usage_subtotal": _cents(invoice.usage_subtotal),
+        "discount": _cents(invoice.discount),
+        "true_up": _cents(invoice.true_up),
+        "total": _cents(invoice.total),
+        "alerts": [
+            {
+                "meter": alert.meter,
+                "threshold": format(alert.threshold, "f"),
+                "usage": quantity_text(alert.usage),
+                "included": quantity_text(alert.included),
+            }
+            for alert in invoice.alerts
+        ],
+        "generated_at": utc_timestamp(invoice.generated_at),
+    }
+
+
+def invoice_from_json(document: Mapping[str, Any]) -> Invoice:
+    """The `Invoice` of a stored SPEC 6 JSON object (`invoice_json` read back): every amount and
+    quantity as the exact `Decimal` of its string."""
+    return Invoice(
+        schema_version=document["schema_version"],
+        invoice_number=document["invoice_number"],
+        status=document["status"],
+        tenant_id=document["tenant_id"],
+        plan=document["plan"],
+        currency=document["currency"],
+        period_start=date.fromisoformat(document["period"]["start"][:10]),
+        period_end=date.fromisoformat(document["period"]["end"][:10]),
+        usage={meter: Decimal(q) for meter, q in document["usage"].items()},
+        lines=tuple(line_from_json(line) for line in document["lines"]),
+        monthly_fee=Decimal(document["monthly_fee"]),
+        usage_subtotal=Decimal(document["usage_subtotal"]),
+        discount=Decimal(document["discount"]),
+        true_up=Decimal(document["true_up"]),
+        total=Decimal(document["total"]),
+        alerts=tuple(
+            Alert(a["meter"], Decimal(a["threshold"]), Decimal(a["usage"]), Decimal(a["included"]))
+            for a in document["alerts"]
+        ),
+        generated_at=datetime.fromisoformat(
+            document["generated_at"].replace("Z", "+00:00")
+        ).astimezone(UTC),
+    )
+
+
+# the keys of a line in SPEC 6 order; a line has those of its type (the fields that are not None)
+_LINE_KEYS = (
+    "type",
+    "description",
+    "meter",
+    "adjusts_invoice",
+    "adjusts_period",
+    "quantity",
+    "included",
+    "billable_quantity",
+    "unit_price",
+    "tiers",
+    "amount",
+)
+_LINE_DECIMALS = frozenset({"quantity", "included", "billable_quantity", "unit_price"})
+
+
+def line_json(line: Line) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key in _LINE_KEYS:
+        value = getattr(line, key)
+        if value is None:
+            continue
+        if key in _LINE_DECIMALS:
+            value = quantity_text(value)
+        elif key == "amount":
+            value = _cents(value)
+        elif key == "tiers":
+            value = [
+                {
+                    "up_to": None if t.up_to is None else quantity_text(t.up_to),
+                    "unit_price": quantity_text(t.unit_price),
+                    "quantity": quantity_text(t.quantity),
+                    "amount": _cents(t.amount),
+                }
+                for t in value
+            ]
+        document[key] = value
+    return document
+
+
+def line_from_json(document: Mapping[str, Any]) -> Line:
+    values: dict[str, Any] = {}
+    for key, value in document.items():
+        if key in _LINE_DECIMALS or key == "amount":
+            value = Decimal(value)
+        elif key == "tiers":
+            value = tuple(
+                Tier(
+                    None if t["up_to"] is None else Decimal(t["up_to"]),
+                    Decimal(t["unit_price"]),
+                    Decimal(t["quantity"]),
+                    Decimal(t["amount"]),
+                )
+                for t in value
+            )
+        values[key] = value
+    return Line(**values)
+
+
+def _cents(amount: Decimal) -> str:
+    """An amount's SPEC 6 string with exactly two decimals. Amounts are rounded by rating, where
+    SPEC 4 says: one that is not a whole number of cents here is a bug, never rounded away."""
+    if amount != round_money(amount):
+        raise ValueError(f"amount {amount} is not rounded to cents")
+    return money_text(amount)
+
+
+def invoice_line_rows(invoice: Invoice) -> list[dict[str, Any]]:
     """One row per invoice line with the `LINE_COLUMNS` (`<tenant>.csv`, `fct_invoice_lines`).
 
-    Values are the invoice's exact strings (None when a column does not apply); graduated tiers are
-    flattened into `tiers` as `0-100000: 100000 x 0.01 = 1000.00; 100000+: 2000 x 0.008 = 16.00`.
+    Values are the invoice's SPEC 6 strings (None when a column does not apply); graduated tiers
+    are flattened into `tiers` as `0-100000: 100000 x 0.01 = 1000.00; 100000+: 2000 x 0.008 =
+    16.00`.
     """
     invoice_columns = {
-        "invoice_number": invoice["invoice_number"],
-        "tenant_id": invoice["tenant_id"],
-        "period": invoice["period"]["start"][:7],
-        "status": invoice["status"],
+        "invoice_number": invoice.invoice_number,
+        "tenant_id": invoice.tenant_id,
+        "period": invoice.month,
+        "status": invoice.status,
     }
     rows = []
-    for line_no, line in enumerate(invoice["lines"], start=1):
-        tiers = line.get("tiers")
+    for line_no, line in enumerate(invoice.lines, start=1):
+        document = line_json(line)
+        tiers = document.get("tiers")
         rows.append(
             {
                 **invoice_columns,
                 "line_no": line_no,
-                "type": line["type"],
-                "meter": line.get("meter"),
-                "description": line.get("description"),
-                "adjusts_period": line.get("adjusts_period"),
-                "adjusts_invoice": line.get("adjusts_invoice"),
-                "quantity": line.get("quantity"),
-                "included": line.get("included"),
-                "billable_quantity": line.get("billable_quantity"),
-                "unit_price": line.get("unit_price"),
+                "type": line.type,
+                "meter": line.meter,
+                "description": line.description,
+                "adjusts_period": line.adjusts_period,
+                "adjusts_invoice": line.adjusts_invoice,
+                "quantity": document.get("quantity"),
+                "included": document.get("included"),
+                "billable_quantity": document.get("billable_quantity"),
+                "unit_price": document.get("unit_price"),
                 "tiers": None
-                if tiers is None
+                if line.tiers is None
                 else "; ".join(
                     f"{band}: {t['quantity']} x {t['unit_price']} = {t['amount']}"
-                    for band, t in zip(tier_bands(tiers), tiers, strict=True)
+                    for band, t in zip(tier_bands(line.tiers), tiers, strict=True)
                 ),
-                "amount": line["amount"],
+                "amount": document["amount"],
             }
         )
     return rows
@@ -149,7 +292,7 @@ def invoice_line_rows(invoice: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def write_month_folder(
     folder: Path,
-    invoices: Sequence[Mapping[str, Any]],
+    invoices: Sequence[Invoice],
     line_rows: Sequence[Sequence[Mapping[str, Any]]],
     unbilled: Sequence[Mapping[str, str]],
 ) -> None:
@@ -159,12 +302,14 @@ def write_month_folder(
     from orchestration.billing.pdf import render_invoice_pdf
 
     files: dict[str, bytes] = {}
+    summary = []
     for invoice, rows in zip(invoices, line_rows, strict=True):
-        stem = invoice_file_stem(invoice["tenant_id"])
-        files[f"{stem}.json"] = json_bytes(invoice)
+        stem = invoice_file_stem(invoice.tenant_id)
+        document = invoice_json(invoice)
+        files[f"{stem}.json"] = json_bytes(document)
         files[f"{stem}.csv"] = _csv_bytes(LINE_COLUMNS, rows)
         files[f"{stem}.pdf"] = render_invoice_pdf(invoice)
-    summary = [{column: invoice[column] for column in SUMMARY_COLUMNS} for invoice in invoices]
+        summary.append({column: document[column] for column in SUMMARY_COLUMNS})
     files["summary.csv"] = _csv_bytes(SUMMARY_COLUMNS, summary)
     files["unbilled.csv"] = _csv_bytes(UNBILLED_COLUMNS, unbilled)
     manifest = {

@@ -18,13 +18,13 @@ All the work is DuckDB SQL over Parquet: a month of 10M records never passes thr
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
-from orchestration.billing.rating import period_bounds
+from orchestration.billing.invoice import Invoice
+from orchestration.billing.rating import period_bounds, quantity_text
 from orchestration.billing.state import BILLED_RECORDS, INVOICE_RECORDS, state_dir
 from orchestration.core.settings import duckdb_memory_limit
 from orchestration.core.sql_text import sql_literal
@@ -62,7 +62,7 @@ def billed_records_dir(home: Path) -> Path:
 def record_invoice_records(
     home: Path,
     month: str,
-    invoices: Sequence[Mapping[str, Any]],
+    invoices: Sequence[Invoice],
     final: bool,
     marts: Path,
 ) -> Path:
@@ -78,7 +78,7 @@ def record_invoice_records(
     try:
         con.execute(f"ATTACH {sql_literal(marts)} AS marts (READ_ONLY)")
         con.register("invoice_lines", _lines_table(invoices))
-        tenants = pa.array([i["tenant_id"] for i in invoices], pa.string())
+        tenants = pa.array([i.tenant_id for i in invoices], pa.string())
         con.register("invoiced", pa.table({"tenant_id": tenants}))
         billed_sql = (
             f"SELECT * FROM read_parquet({sql_literal(billed / '*.parquet')})"
@@ -108,7 +108,7 @@ def record_invoice_records(
     return target
 
 
-def records_problems(home: Path, month: str, invoices: Sequence[Mapping[str, Any]]) -> list[str]:
+def records_problems(home: Path, month: str, invoices: Sequence[Invoice]) -> list[str]:
     """Usage and adjustment lines whose records do not add up exactly to their quantity."""
     path = invoice_records_dir(home) / f"{month}.parquet"
     if not path.exists():
@@ -167,24 +167,25 @@ def connect_in_memory(home: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _lines_table(invoices: Sequence[Mapping[str, Any]]):
-    """The usage and adjustment lines of `invoices` as an Arrow table of strings."""
+def _lines_table(invoices: Sequence[Invoice]):
+    """The usage and adjustment lines of `invoices` as an Arrow table of strings (quantities as
+    exact decimal text, cast to DECIMAL(38, 12) in SQL)."""
     # pyarrow takes a second to import: `meterline explain` reads the records without it
     import pyarrow as pa
 
     rows = [
         {
-            "invoice_number": invoice["invoice_number"],
-            "status": invoice["status"],
-            "tenant_id": invoice["tenant_id"],
-            "line_type": line["type"],
-            "meter": line["meter"],
-            "adjusts_period": line.get("adjusts_period"),
-            "quantity": line["quantity"],
+            "invoice_number": invoice.invoice_number,
+            "status": invoice.status,
+            "tenant_id": invoice.tenant_id,
+            "line_type": line.type,
+            "meter": line.meter,
+            "adjusts_period": line.adjusts_period,
+            "quantity": quantity_text(line.quantity),
         }
         for invoice in invoices
-        for line in invoice["lines"]
-        if line["type"] in _LINE_TYPES
+        for line in invoice.lines
+        if line.type in _LINE_TYPES and line.quantity is not None
     ]
     names = ("invoice_number", "status", "tenant_id", "line_type", "meter", "adjusts_period",
              "quantity")  # fmt: skip

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.billing.catalog import Catalog, Price
+from orchestration.billing.invoice import Invoice, Line
 from orchestration.billing.invoice_files import (
     final_invoice_file,
     fsync_directory,
+    invoice_from_json,
     invoice_line_rows,
     json_bytes,
     write_atomic,
@@ -58,28 +59,33 @@ class IssueResult:
     status: str
     month: str
     folder: Path
-    invoices: list[dict[str, Any]]
+    invoices: list[Invoice]
     lines: list[dict[str, Any]]
     unbilled: list[dict[str, str]]
 
 
-def money_check(invoice: Mapping[str, Any]) -> list[str]:
+def money_check(invoice: Invoice) -> list[str]:
     """Money problems of one invoice for a reconciliation check; an empty list means it adds up.
 
     Checks that every amount has exactly 2 decimals, total = monthly_fee + usage_subtotal +
     discount + true_up, usage_subtotal = sum of usage and adjustment lines, and that the fee,
     discount and true-up lines carry the invoice's monthly_fee, discount and true_up.
     """
-    label = invoice["invoice_number"] or f"draft invoice of {invoice['tenant_id']!r}"
-    amounts = [invoice[key] for key in _TOTAL_KEYS] + [line["amount"] for line in invoice["lines"]]
-    malformed = [a for a in amounts if not re.fullmatch(r"-?\d+\.\d\d", a)]
+    label = invoice.invoice_number or f"draft invoice of {invoice.tenant_id!r}"
+    amounts = [getattr(invoice, key) for key in _TOTAL_KEYS]
+    amounts += [line.amount for line in invoice.lines]
+    # an amount is whole cents, written with exactly two decimals (`12.30`, never `12.3`)
+    malformed = [a for a in amounts if not a.is_finite() or a.as_tuple().exponent != -2]
     if malformed:
-        return [f"{label}: amount {a!r} does not have exactly 2 decimals" for a in malformed]
+        return [
+            f"{label}: amount {format(a, 'f')!r} does not have exactly 2 decimals"
+            for a in malformed
+        ]
     with localcontext(EXACT):
         by_type: dict[str, Decimal] = defaultdict(Decimal)
-        for line in invoice["lines"]:
-            by_type[line["type"]] += Decimal(line["amount"])
-        fee, subtotal, discount, true_up, total = (Decimal(invoice[key]) for key in _TOTAL_KEYS)
+        for line in invoice.lines:
+            by_type[line.type] += line.amount
+        fee, subtotal, discount, true_up, total = (getattr(invoice, key) for key in _TOTAL_KEYS)
         problems = []
         if total != fee + subtotal + discount + true_up:
             problems.append(
@@ -96,9 +102,10 @@ def money_check(invoice: Mapping[str, Any]) -> list[str]:
             ("discount", "discount"),
             ("true_up", "true_up"),
         ):
-            if Decimal(invoice[key]) != by_type[line_type]:
+            if getattr(invoice, key) != by_type[line_type]:
                 problems.append(
-                    f"{label}: {key} {invoice[key]} != {line_type} lines ({by_type[line_type]})"
+                    f"{label}: {key} {getattr(invoice, key)} != {line_type} lines "
+                    f"({by_type[line_type]})"
                 )
     return problems
 
@@ -109,7 +116,7 @@ def issue_month(
     now: datetime,
     catalog: Catalog,
     monthly_usage: Mapping[tuple[str, str], Usage],
-    record_invoices: Callable[[Sequence[Mapping[str, Any]], bool], None] | None = None,
+    record_invoices: Callable[[Sequence[Invoice], bool], None] | None = None,
 ) -> IssueResult:
     """Write (draft) or finalize the invoices of billing period `month` under `home/invoices/`.
 
@@ -133,7 +140,7 @@ def issue_month(
     usage = {tenant: u for (tenant, period), u in monthly_usage.items() if period == month and u}
     adjustments = _pending_adjustments(ledger, month, monthly_usage)
     tenants = set(usage) | set(adjustments) | set(catalog.subscribed_tenants(start))
-    invoices: list[dict[str, Any]] = []
+    invoices: list[Invoice] = []
     unbilled: list[dict[str, str]] = []
     for tenant in sorted(tenants, key=_byte_order):
         tenant_usage = usage.get(tenant, {})
@@ -162,8 +169,8 @@ def issue_month(
     if record_invoices is not None:
         record_invoices(invoices, final)
     if final:  # the ledger file is written last: it is what declares the month final
-        prices = {i["plan"]: _price_snapshot(catalog.plans[i["plan"]].prices) for i in invoices}
-        entries = {i["tenant_id"]: _ledger_entry(i, prices[i["plan"]]) for i in invoices}
+        prices = {i.plan: _price_snapshot(catalog.plans[i.plan].prices) for i in invoices}
+        entries = {i.tenant_id: _ledger_entry(i, prices[i.plan]) for i in invoices}
         document = {"period": month, "finalized_at": utc_timestamp(now), "invoices": entries}
         write_atomic(ledger_dir / f"{month}.json", json_bytes(document))
         fsync_directory(ledger_dir)
@@ -198,17 +205,17 @@ def _price_snapshot(prices: Mapping[str, Price]) -> dict[str, Any]:
     return {meter: price.model_dump(mode="json") for meter, price in prices.items()}
 
 
-def _ledger_entry(invoice: Mapping[str, Any], prices: Mapping[str, Any]) -> dict[str, Any]:
+def _ledger_entry(invoice: Invoice, prices: Mapping[str, Any]) -> dict[str, Any]:
     """What a final invoice billed: its own usage, plus the usage change of each adjusted
     (period, meter); and the prices it was rated with (`_price_snapshot`), for adjusting it
     later."""
-    billed = {invoice["period"]["start"][:7]: dict(invoice["usage"])}
-    for line in invoice["lines"]:
-        if line["type"] == "adjustment":
-            billed.setdefault(line["adjusts_period"], {})[line["meter"]] = line["quantity"]
+    billed = {invoice.month: {m: quantity_text(q) for m, q in invoice.usage.items()}}
+    for line in invoice.lines:
+        if line.type == "adjustment":
+            billed.setdefault(line.adjusts_period, {})[line.meter] = quantity_text(line.quantity)
     return {
-        "invoice_number": invoice["invoice_number"],
-        "plan": invoice["plan"],
+        "invoice_number": invoice.invoice_number,
+        "plan": invoice.plan,
         "prices": prices,
         "billed": billed,
     }
@@ -218,7 +225,7 @@ def _pending_adjustments(
     ledger: Mapping[str, Mapping[str, Any]],
     month: str,
     monthly_usage: Mapping[tuple[str, str], Usage],
-) -> dict[str, list[dict[str, Any]]]:
+) -> dict[str, list[Line]]:
     """Adjustment lines per tenant for every final period before `month` whose usage changed
     since it was billed; billed so far = the final invoice's usage + adjustments on final invoices.
     """
@@ -231,7 +238,7 @@ def _pending_adjustments(
                 for period, quantities in entry["billed"].items():
                     for meter, quantity in quantities.items():
                         billed[tenant, period][meter] += Decimal(quantity)
-        pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        pending: dict[str, list[Line]] = defaultdict(list)
         # a period's entries of one plan carry the same snapshot: each price is validated once
         prices: dict[tuple[str, str, str], Price | None] = {}
         for period in sorted(p for p in ledger if p < month):
@@ -262,7 +269,7 @@ def _pending_adjustments(
 def _final_month(folder: Path, month: str, entries: Mapping[str, Any]) -> IssueResult:
     """The result of a month finalized earlier, read back from its files (which stay untouched)."""
     invoices = [
-        json.loads(final_invoice_file(folder, tenant).read_bytes())
+        invoice_from_json(json.loads(final_invoice_file(folder, tenant).read_bytes()))
         for tenant in sorted(entries, key=_byte_order)
     ]
     with open(folder / "unbilled.csv", encoding="utf-8", newline="") as handle:

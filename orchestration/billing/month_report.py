@@ -24,8 +24,9 @@ from typing import Any
 import duckdb
 
 from orchestration.billing.catalog import Catalog
+from orchestration.billing.invoice import Invoice
 from orchestration.billing.invoice_files import invoice_file_stem
-from orchestration.billing.rating import period_bounds
+from orchestration.billing.rating import ZERO, money_text, period_bounds
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #1f2933; }
@@ -164,32 +165,32 @@ class _Raw:
         self.markup = markup
 
 
-def _totals_section(invoices: Sequence[Mapping[str, Any]]) -> str:
+def _totals_section(invoices: Sequence[Invoice]) -> str:
     totals: dict[tuple[str, str], list] = defaultdict(lambda: [0, Decimal(0)])
     for invoice in invoices:
-        entry = totals[invoice["status"], invoice["plan"]]
+        entry = totals[invoice.status, invoice.plan]
         entry[0] += 1
-        entry[1] += Decimal(invoice["total"])
+        entry[1] += invoice.total
     rows = [(s, p, n, f"{t:.2f}") for (s, p), (n, t) in sorted(totals.items())]
-    grand = sum((Decimal(i["total"]) for i in invoices), Decimal(0))
+    grand = sum((i.total for i in invoices), Decimal(0))
     rows.append(("all", "all", len(invoices), f"{grand:.2f}"))
     return "<h2>Totals by status and plan</h2>" + _table(
         ("status", "plan", "invoices", "total"), rows, numeric={2, 3}
     )
 
 
-def _invoice_list_section(invoices: Sequence[Mapping[str, Any]], month: str) -> str:
+def _invoice_list_section(invoices: Sequence[Invoice], month: str) -> str:
     rows = []
     for invoice in invoices:
-        pdf = f"../invoices/{month}/{invoice_file_stem(invoice['tenant_id'])}.pdf"
+        pdf = f"../invoices/{month}/{invoice_file_stem(invoice.tenant_id)}.pdf"
         link = _Raw(f"<a href='{html.escape(pdf, quote=True)}'>PDF</a>")
         rows.append(
             (
-                invoice["invoice_number"] or "(draft)",
-                invoice["tenant_id"],
-                invoice["plan"],
-                invoice["status"],
-                invoice["total"],
+                invoice.invoice_number or "(draft)",
+                invoice.tenant_id,
+                invoice.plan,
+                invoice.status,
+                money_text(invoice.total),
                 link,
             )
         )
@@ -198,31 +199,29 @@ def _invoice_list_section(invoices: Sequence[Mapping[str, Any]], month: str) -> 
     )
 
 
-def _included_section(
-    invoices: Sequence[Mapping[str, Any]], catalog: Catalog, charts: _Charts
-) -> str:
+def _included_section(invoices: Sequence[Invoice], catalog: Catalog, charts: _Charts) -> str:
     import plotly.graph_objects as go
 
     rows, classes, bars = [], [], defaultdict(lambda: ([], []))
     for invoice in invoices:
-        plan = catalog.plans.get(invoice["plan"])
+        plan = catalog.plans.get(invoice.plan)
         if plan is None:
             continue
-        alerts = {(a["meter"], a["threshold"]) for a in invoice["alerts"]}
+        alerts = {(a.meter, a.threshold) for a in invoice.alerts}
         for meter, price in sorted(plan.prices.items()):
-            usage = Decimal(invoice["usage"].get(meter, "0"))
+            usage = invoice.usage.get(meter, ZERO)
             included = price.included
             share = usage / included * 100 if included > 0 else None
             mark = (
                 "100% reached"
-                if (meter, "1.0") in alerts
+                if (meter, Decimal("1.0")) in alerts
                 else "90% reached"
-                if (meter, "0.9") in alerts
+                if (meter, Decimal("0.9")) in alerts
                 else ""
             )
             rows.append(
                 (
-                    invoice["tenant_id"],
+                    invoice.tenant_id,
                     meter,
                     usage,
                     included,
@@ -234,7 +233,7 @@ def _included_section(
             # a log axis keeps 5% and 2000% readable on one chart; a zero has no bar to draw
             if share:
                 tenants, shares = bars[meter]
-                tenants.append(invoice["tenant_id"])
+                tenants.append(invoice.tenant_id)
                 shares.append(float(share))
     figure = go.Figure()
     for meter, (tenants, shares) in sorted(bars.items()):
@@ -303,13 +302,13 @@ def _daily_usage_section(daily_usage: Sequence[tuple], charts: _Charts) -> str:
 
 
 def _margin_section(
-    invoices: Sequence[Mapping[str, Any]],
+    invoices: Sequence[Invoice],
     costs: Mapping[str, tuple[Decimal, int]],
     charts: _Charts,
 ) -> str:
     import plotly.graph_objects as go
 
-    billed = {i["tenant_id"]: Decimal(i["total"]) for i in invoices}
+    billed = {i.tenant_id: i.total for i in invoices}
     tenants = sorted(set(billed) | set(costs))
     rows = []
     for tenant in tenants:

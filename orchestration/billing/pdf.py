@@ -1,4 +1,4 @@
-"""Person-readable PDF rendering of a SPEC §6 invoice (fpdf2, core fonts, byte-stable output).
+"""Person-readable PDF rendering of a SPEC §6 `Invoice` (fpdf2, core fonts, byte-stable output).
 
 The page is laid out with fpdf2's direct drawing calls (`text`, `line`) and the core fonts'
 character widths: fpdf2's `table`, `multi_cell` and `cell` run a line breaker over every
@@ -8,14 +8,15 @@ rest of the invoice. Text wider than its box (long tenant ids, adjustment labels
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from fpdf import FPDF
 
-from orchestration.billing.rating import quantity_text, tier_bands
+from orchestration.billing.invoice import Invoice
+from orchestration.billing.rating import money_text, quantity_text, tier_bands, utc_timestamp
 
 _FONT = "Helvetica"
 _COLUMNS = ("Line", "Quantity", "Included", "Billable", "Unit price", "Amount")
@@ -42,39 +43,42 @@ def _printable(text: Any) -> str:
     )
 
 
-def _table_rows(invoice: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
-    """(cells, style) per table row: one per invoice line, plus one per graduated tier."""
+def _quantity(quantity: Decimal | None) -> str:
+    return "" if quantity is None else quantity_text(quantity)
+
+
+def _table_rows(invoice: Invoice) -> list[tuple[tuple[str, ...], str]]:
+    """(cells, style) per table row: one per invoice line, plus one per graduated tier; numbers
+    as the invoice's JSON writes them."""
     rows: list[tuple[tuple[str, ...], str]] = []
-    for line in invoice["lines"]:
-        if line["type"] == "usage":
+    for line in invoice.lines:
+        if line.type == "usage":
             cells = (
-                line["meter"],
-                line["quantity"],
-                line["included"],
-                line["billable_quantity"],
-                line.get("unit_price", "tiered"),
-                line["amount"],
+                line.meter or "",
+                _quantity(line.quantity),
+                _quantity(line.included),
+                _quantity(line.billable_quantity),
+                "tiered" if line.unit_price is None else quantity_text(line.unit_price),
+                money_text(line.amount),
             )
             rows.append((cells, _LINE))
-            tiers = line.get("tiers", [])
+            tiers = line.tiers or ()
             for band, tier in zip(tier_bands(tiers), tiers, strict=True):
                 cells = (
                     f"  tier {band}",
-                    tier["quantity"],
+                    quantity_text(tier.quantity),
                     "",
                     "",
-                    tier["unit_price"],
-                    tier["amount"],
+                    quantity_text(tier.unit_price),
+                    money_text(tier.amount),
                 )
                 rows.append((cells, _DETAIL))
-        elif line["type"] == "adjustment":
-            label = (
-                f"{line['meter']}: late usage of {line['adjusts_period']} "
-                f"({line['adjusts_invoice']})"
-            )
-            rows.append(((label, line["quantity"], "", "", "", line["amount"]), _LINE))
+        elif line.type == "adjustment":
+            label = f"{line.meter}: late usage of {line.adjusts_period} ({line.adjusts_invoice})"
+            cells = (label, _quantity(line.quantity), "", "", "", money_text(line.amount))
+            rows.append((cells, _LINE))
         else:
-            rows.append(((line["description"], "", "", "", "", line["amount"]), _LINE))
+            rows.append(((line.description or "", "", "", "", "", money_text(line.amount)), _LINE))
     return rows
 
 
@@ -193,21 +197,21 @@ def _amount_row(pdf: FPDF, height: float, label: str, amount: str) -> None:
     pdf.set_y(pdf.y + height)
 
 
-def render_invoice_pdf(invoice: Mapping[str, Any]) -> bytes:
+def render_invoice_pdf(invoice: Invoice) -> bytes:
     """Render the invoice as a PDF: header, tenant, period, plan, lines with tiers, totals, alerts.
 
     The PDF's creation date is the invoice's `generated_at`, so the same invoice always renders to
     the same bytes. Text the core fonts cannot draw is shown escaped (`\\u65e5`), never dropped.
     """
-    generated_at = datetime.fromisoformat(invoice["generated_at"].replace("Z", "+00:00"))
-    start = date.fromisoformat(invoice["period"]["start"][:10])
-    last_day = date.fromisoformat(invoice["period"]["end"][:10]) - timedelta(days=1)
-    number = invoice["invoice_number"]
-    currency = invoice["currency"]
+    generated_at = invoice.generated_at
+    start = invoice.period_start
+    last_day = invoice.period_end - timedelta(days=1)
+    number = invoice.invoice_number
+    currency = invoice.currency
 
     pdf = FPDF(format="A4")
     pdf.set_creation_date(generated_at)
-    pdf.set_title(_printable(f"Meterline invoice {number or 'DRAFT'} {invoice['tenant_id']}"))
+    pdf.set_title(_printable(f"Meterline invoice {number or 'DRAFT'} {invoice.tenant_id}"))
     pdf.set_author("Meterline")
     pdf.set_auto_page_break(auto=True, margin=_BOTTOM_MARGIN)
     pdf.add_page()
@@ -220,12 +224,12 @@ def render_invoice_pdf(invoice: Mapping[str, Any]) -> bytes:
     )
     pdf.set_font(_FONT, "", 10)
     details = (
-        ("Tenant", invoice["tenant_id"]),
-        ("Plan", invoice["plan"]),
+        ("Tenant", invoice.tenant_id),
+        ("Plan", invoice.plan),
         ("Period", f"{start:%Y-%m} ({start} to {last_day}, UTC)"),
-        ("Status", invoice["status"]),
+        ("Status", invoice.status),
         ("Currency", currency),
-        ("Generated", invoice["generated_at"]),
+        ("Generated", utc_timestamp(generated_at)),
     )
     for label, value in details:
         _paragraph(pdf, 6, f"{label}: {value}")
@@ -236,27 +240,27 @@ def render_invoice_pdf(invoice: Mapping[str, Any]) -> bytes:
 
     pdf.set_font(_FONT, "", 10)
     totals = (
-        ("Monthly fee", invoice["monthly_fee"]),
-        ("Usage subtotal", invoice["usage_subtotal"]),
-        ("Discount", invoice["discount"]),
-        ("Minimum commitment true-up", invoice["true_up"]),
+        ("Monthly fee", invoice.monthly_fee),
+        ("Usage subtotal", invoice.usage_subtotal),
+        ("Discount", invoice.discount),
+        ("Minimum commitment true-up", invoice.true_up),
     )
     for label, amount in totals:
-        _amount_row(pdf, 6, label, f"{amount} {currency}")
+        _amount_row(pdf, 6, label, f"{money_text(amount)} {currency}")
     pdf.set_font(_FONT, "B", 11)
-    _amount_row(pdf, 8, "Total", f"{invoice['total']} {currency}")
+    _amount_row(pdf, 8, "Total", f"{money_text(invoice.total)} {currency}")
 
-    if invoice["alerts"]:
+    if invoice.alerts:
         pdf.ln(4)
         pdf.set_font(_FONT, "B", 11)
         _paragraph(pdf, 7, "Alerts")
         pdf.set_font(_FONT, "", 10)
-        for alert in invoice["alerts"]:
-            share = quantity_text(Decimal(alert["threshold"]) * 100)
+        for alert in invoice.alerts:
+            share = quantity_text(alert.threshold * 100)
             _paragraph(
                 pdf,
                 6,
-                f"{alert['meter']}: usage {alert['usage']} reached {share}% "
-                f"of the {alert['included']} included",
+                f"{alert.meter}: usage {quantity_text(alert.usage)} reached {share}% "
+                f"of the {quantity_text(alert.included)} included",
             )
     return bytes(pdf.output())

@@ -1,4 +1,4 @@
-"""Rating (SPEC §4): price a tenant's monthly usage into the SPEC §6 invoice object.
+"""Rating (SPEC §4): price a tenant's monthly usage into the SPEC §6 `Invoice`.
 
 All arithmetic runs in `EXACT`, a decimal context whose precision never rounds and which traps
 any inexact operation, so money is only rounded where SPEC says: once per line, half away from zero.
@@ -22,9 +22,10 @@ from decimal import (
     Overflow,
     localcontext,
 )
-from typing import Any
 
 from orchestration.billing.catalog import Catalog, Price, Tier
+from orchestration.billing.invoice import Alert, Invoice, Line
+from orchestration.billing.invoice import Tier as InvoiceTier
 
 EXACT = Context(
     prec=MAX_PREC,
@@ -80,35 +81,31 @@ def utc_timestamp(moment: datetime | date) -> str:
     return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def tier_bands(tiers: Sequence[Mapping[str, Any]]) -> list[str]:
+def tier_bands(tiers: Sequence[InvoiceTier]) -> list[str]:
     """Readable billable-quantity band of each rated tier: `0-100000`, `100000+`."""
     bands, lower = [], "0"
     for tier in tiers:
-        bands.append(f"{lower}-{tier['up_to']}" if tier["up_to"] is not None else f"{lower}+")
-        lower = tier["up_to"] or lower
+        if tier.up_to is None:
+            bands.append(f"{lower}+")
+        else:
+            bands.append(f"{lower}-{quantity_text(tier.up_to)}")
+            lower = quantity_text(tier.up_to)
     return bands
 
 
-def _graduated(billable: Decimal, tiers: Sequence[Tier]) -> tuple[list[dict[str, Any]], Decimal]:
+def _graduated(billable: Decimal, tiers: Sequence[Tier]) -> tuple[list[InvoiceTier], Decimal]:
     rows, exact_total, floor = [], ZERO, ZERO
     for tier in tiers:
         ceiling = billable if tier.up_to is None else min(billable, tier.up_to)
         quantity = max(ZERO, ceiling - floor)
         amount = quantity * tier.unit_price
-        rows.append(
-            {
-                "up_to": None if tier.up_to is None else quantity_text(tier.up_to),
-                "unit_price": quantity_text(tier.unit_price),
-                "quantity": quantity_text(quantity),
-                "amount": money_text(amount),
-            }
-        )
+        rows.append(InvoiceTier(tier.up_to, tier.unit_price, quantity, round_money(amount)))
         exact_total += amount
         floor = tier.up_to if tier.up_to is not None else floor
     return rows, exact_total
 
 
-def rate_usage_line(meter: str, usage: Decimal, price: Price) -> dict[str, Any]:
+def rate_usage_line(meter: str, usage: Decimal, price: Price) -> Line:
     """Usage line of one priced meter (SPEC §4 rule 2).
 
     billable = max(0, usage - included); amount = billable x unit_price, or the graduated sum over
@@ -116,20 +113,26 @@ def rate_usage_line(meter: str, usage: Decimal, price: Price) -> dict[str, Any]:
     """
     with localcontext(EXACT):
         billable = max(ZERO, usage - price.included)
-        line: dict[str, Any] = {
-            "type": "usage",
-            "meter": meter,
-            "quantity": quantity_text(usage),
-            "included": quantity_text(price.included),
-            "billable_quantity": quantity_text(billable),
-        }
         if price.tiers is None:
-            line["unit_price"] = quantity_text(price.unit_price)
-            exact_amount = billable * price.unit_price
-        else:
-            line["tiers"], exact_amount = _graduated(billable, price.tiers)
-        line["amount"] = money_text(exact_amount)
-    return line
+            return Line(
+                type="usage",
+                meter=meter,
+                quantity=usage,
+                included=price.included,
+                billable_quantity=billable,
+                unit_price=price.unit_price,
+                amount=round_money(billable * price.unit_price),
+            )
+        tiers, exact_amount = _graduated(billable, price.tiers)
+        return Line(
+            type="usage",
+            meter=meter,
+            quantity=usage,
+            included=price.included,
+            billable_quantity=billable,
+            tiers=tuple(tiers),
+            amount=round_money(exact_amount),
+        )
 
 
 def rate_adjustment_line(
@@ -139,7 +142,7 @@ def rate_adjustment_line(
     usage_billed: Decimal,
     adjusts_invoice: str,
     adjusts_period: str,
-) -> dict[str, Any]:
+) -> Line:
     """Adjustment line for late usage of an earlier, final period (SPEC §5).
 
     quantity = usage now - usage billed so far; amount = rounded rule-2 price of the usage now -
@@ -148,17 +151,18 @@ def rate_adjustment_line(
     """
 
     def priced(usage: Decimal) -> Decimal:
-        return ZERO if price is None else Decimal(rate_usage_line(meter, usage, price)["amount"])
+        return ZERO if price is None else rate_usage_line(meter, usage, price).amount
 
     with localcontext(EXACT):
-        return {
-            "type": "adjustment",
-            "meter": meter,
-            "adjusts_invoice": adjusts_invoice,
-            "adjusts_period": adjusts_period,
-            "quantity": quantity_text(usage_now - usage_billed),
-            "amount": money_text(priced(usage_now) - priced(usage_billed)),
-        }
+        return Line(
+            type="adjustment",
+            meter=meter,
+            adjusts_invoice=adjusts_invoice,
+            adjusts_period=adjusts_period,
+            quantity=usage_now - usage_billed,
+            # a difference of two cent amounts: exact cents, never rounded again
+            amount=round_money(priced(usage_now) - priced(usage_billed)),
+        )
 
 
 def rate_invoice(
@@ -166,11 +170,11 @@ def rate_invoice(
     tenant_id: str,
     period: str,
     usage: Mapping[str, Decimal],
-    adjustments: Sequence[Mapping[str, Any]],
+    adjustments: Sequence[Line],
     generated_at: datetime,
     status: str,
     invoice_number: str | None,
-) -> dict[str, Any]:
+) -> Invoice:
     """The SPEC §6 invoice of `tenant_id` for `period` under the plan in force at its start.
 
     `usage` holds every meter the tenant used in the period (priced or not); `adjustments` are
@@ -189,10 +193,9 @@ def rate_invoice(
             if meter in plan.prices
         ]
         adjustment_lines = sorted(
-            (dict(line) for line in adjustments),
-            key=lambda line: (line["adjusts_period"], line["meter"]),
+            adjustments, key=lambda line: (line.adjusts_period or "", line.meter or "")
         )
-        subtotal = sum((Decimal(line["amount"]) for line in usage_lines + adjustment_lines), ZERO)
+        subtotal = sum((line.amount for line in usage_lines + adjustment_lines), ZERO)
         reached = [b for b in plan.volume_discounts if b.from_amount <= subtotal]
         percent = max(reached, key=lambda b: b.from_amount).percent if reached else ZERO
         discount = round_money(-(subtotal * percent / 100))
@@ -200,53 +203,43 @@ def rate_invoice(
         true_up = max(ZERO, commitment - (subtotal + discount)) if commitment is not None else ZERO
         total = plan.monthly_fee + subtotal + discount + true_up
 
-        lines: list[dict[str, Any]] = [
-            {
-                "type": "fee",
-                "description": f"{plan.name} monthly fee",
-                "amount": money_text(plan.monthly_fee),
-            },
-            *usage_lines,
-            *adjustment_lines,
-        ]
+        fee = Line(
+            type="fee",
+            description=f"{plan.name} monthly fee",
+            amount=round_money(plan.monthly_fee),
+        )
+        lines = [fee, *usage_lines, *adjustment_lines]
         if discount:
             description = f"Volume discount {quantity_text(percent)}%"
-            lines.append(
-                {"type": "discount", "description": description, "amount": money_text(discount)}
-            )
+            lines.append(Line(type="discount", description=description, amount=discount))
         if true_up:
             description = "Minimum commitment true-up"
-            lines.append(
-                {"type": "true_up", "description": description, "amount": money_text(true_up)}
-            )
+            lines.append(Line(type="true_up", description=description, amount=round_money(true_up)))
 
-        alerts = [
-            {
-                "meter": meter,
-                "threshold": threshold,
-                "usage": quantity_text(usage.get(meter, ZERO)),
-                "included": quantity_text(price.included),
-            }
+        alerts = tuple(
+            Alert(meter, Decimal(threshold), usage.get(meter, ZERO), price.included)
             for meter, price in sorted(plan.prices.items())
             if price.included > 0
             for threshold in ALERT_THRESHOLDS
             if usage.get(meter, ZERO) >= Decimal(threshold) * price.included
-        ]
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "invoice_number": invoice_number,
-        "status": status,
-        "tenant_id": tenant_id,
-        "plan": plan_id,
-        "currency": catalog.currency,
-        "period": {"start": utc_timestamp(start), "end": utc_timestamp(end)},
-        "usage": {meter: quantity_text(usage[meter]) for meter in sorted(usage)},
-        "lines": lines,
-        "monthly_fee": money_text(plan.monthly_fee),
-        "usage_subtotal": money_text(subtotal),
-        "discount": money_text(discount),
-        "true_up": money_text(true_up),
-        "total": money_text(total),
-        "alerts": alerts,
-        "generated_at": utc_timestamp(generated_at),
-    }
+        )
+    return Invoice(
+        schema_version=SCHEMA_VERSION,
+        invoice_number=invoice_number,
+        status=status,
+        tenant_id=tenant_id,
+        plan=plan_id,
+        currency=catalog.currency,
+        period_start=start,
+        period_end=end,
+        usage={meter: usage[meter] for meter in sorted(usage)},
+        lines=tuple(lines),
+        monthly_fee=round_money(plan.monthly_fee),
+        usage_subtotal=round_money(subtotal),
+        discount=discount,
+        true_up=round_money(true_up),
+        total=round_money(total),
+        alerts=alerts,
+        # the invoice carries whole seconds, as its files do (`utc_timestamp`)
+        generated_at=as_utc(generated_at).replace(microsecond=0),
+    )

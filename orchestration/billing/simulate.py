@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from orchestration.billing.catalog import Catalog
-from orchestration.billing.invoice_files import invoice_file_stem
-from orchestration.billing.rating import money_text, period_bounds, rate_invoice
+from orchestration.billing.invoice import Invoice
+from orchestration.billing.invoice_files import invoice_file_stem, invoice_json
+from orchestration.billing.rating import ZERO, money_text, period_bounds, rate_invoice
 
 DIFF_COLUMNS = ("tenant_id", "plan", "total", "simulated_plan", "simulated_total", "difference")
 SIMULATED = "simulated"
@@ -29,7 +29,7 @@ SIMULATED = "simulated"
 
 def price_month(
     catalog: Catalog, month: str, usage: Mapping[str, Mapping[str, Decimal]], now: datetime
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, Invoice]:
     """tenant -> invoice (status `simulated`, no number) for every tenant `catalog` would invoice:
     tenants with usage in `usage` (tenant -> meter -> quantity) or a subscription, with a plan."""
     start, _ = period_bounds(month)
@@ -57,22 +57,22 @@ def simulate_month(
     now_invoices = price_month(current, month, usage, now)
     simulated = price_month(other, month, usage, now)
     files = {
-        f"{invoice_file_stem(t)}.json": (json.dumps(i, indent=2, ensure_ascii=False) + "\n")
+        f"{invoice_file_stem(t)}.json": (
+            json.dumps(invoice_json(i), indent=2, ensure_ascii=False) + "\n"
+        )
         for t, i in simulated.items()
     }
     rows = []
     for tenant in sorted(set(now_invoices) | set(simulated), key=lambda t: t.encode("utf-8")):
         before, after = now_invoices.get(tenant), simulated.get(tenant)
-        difference = Decimal(after["total"] if after else 0) - Decimal(
-            before["total"] if before else 0
-        )
+        difference = (after.total if after else ZERO) - (before.total if before else ZERO)
         rows.append(
             {
                 "tenant_id": tenant,
-                "plan": before["plan"] if before else "",
-                "total": before["total"] if before else "",
-                "simulated_plan": after["plan"] if after else "",
-                "simulated_total": after["total"] if after else "",
+                "plan": before.plan if before else "",
+                "total": money_text(before.total) if before else "",
+                "simulated_plan": after.plan if after else "",
+                "simulated_total": money_text(after.total) if after else "",
                 "difference": money_text(difference),
             }
         )

@@ -7,6 +7,7 @@ api_call 0.01 each; voice_minute not priced; acme subscribed from 2026-09; grace
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import os
@@ -18,11 +19,30 @@ from typing import Any
 import pytest
 import yaml
 
+from orchestration.billing import lifecycle
 from orchestration.billing.catalog import Catalog, parse_catalog
-from orchestration.billing.invoice_files import LINE_COLUMNS, invoice_file_stem, invoice_line_rows
-from orchestration.billing.lifecycle import IssueResult, issue_month, money_check
+from orchestration.billing.invoice_files import (
+    LINE_COLUMNS,
+    invoice_file_stem,
+    invoice_from_json,
+    invoice_json,
+    invoice_line_rows,
+)
+from orchestration.billing.lifecycle import IssueResult
 
 D = Decimal
+
+
+def issue_month(*args: Any) -> IssueResult:
+    """`lifecycle.issue_month` with the result's invoices as their SPEC 6 JSON objects, the
+    strings these tests check."""
+    result = lifecycle.issue_month(*args)
+    return dataclasses.replace(result, invoices=[invoice_json(i) for i in result.invoices])
+
+
+def money_check(document: dict[str, Any]) -> list[str]:
+    """`lifecycle.money_check` of the invoice whose SPEC 6 JSON object is `document`."""
+    return lifecycle.money_check(invoice_from_json(document))
 
 
 def at(timestamp: str) -> datetime:
@@ -450,7 +470,7 @@ def test_result_lines_are_rows_of_fct_invoice_lines(tmp_path, basic_catalog):
 
 
 def test_tiers_are_flattened_into_one_column(spec_invoice_json):
-    rows = invoice_line_rows(json.loads(spec_invoice_json))
+    rows = invoice_line_rows(invoice_from_json(json.loads(spec_invoice_json)))
     api_call = next(row for row in rows if row["meter"] == "api_call")
     assert api_call["tiers"] == "0-100000: 100000 x 0.01 = 1000.00; 100000+: 2000 x 0.008 = 16.00"
     assert api_call["unit_price"] is None

@@ -9,7 +9,13 @@ import pytest
 from fpdf import FPDF
 from pypdf import PdfReader
 
+from orchestration.billing.invoice_files import invoice_from_json
 from orchestration.billing.pdf import _wrap, render_invoice_pdf
+
+
+def render(document: dict) -> bytes:
+    """The PDF of the invoice whose SPEC 6 JSON object is `document`."""
+    return render_invoice_pdf(invoice_from_json(document))
 
 
 def pdf_text(data: bytes) -> str:
@@ -22,7 +28,7 @@ def spec_invoice(spec_invoice_json):
 
 
 def test_pdf_shows_number_tenant_period_plan_lines_totals_and_alerts(spec_invoice):
-    text = pdf_text(render_invoice_pdf(spec_invoice))
+    text = pdf_text(render(spec_invoice))
     for expected in (
         "Meterline",
         "Invoice INV-202610-0001",
@@ -45,7 +51,7 @@ def test_pdf_shows_number_tenant_period_plan_lines_totals_and_alerts(spec_invoic
 
 def test_draft_pdf_says_draft(spec_invoice):
     draft = spec_invoice | {"invoice_number": None, "status": "draft"}
-    assert "DRAFT" in pdf_text(render_invoice_pdf(draft))
+    assert "DRAFT" in pdf_text(render(draft))
 
 
 @pytest.mark.parametrize(
@@ -58,22 +64,22 @@ def test_draft_pdf_says_draft(spec_invoice):
     ],
 )
 def test_tenant_ids_outside_latin1_render_escaped(spec_invoice, tenant_id, shown):
-    text = pdf_text(render_invoice_pdf(spec_invoice | {"tenant_id": tenant_id}))
+    text = pdf_text(render(spec_invoice | {"tenant_id": tenant_id}))
     assert f"Tenant: {shown}" in text
 
 
 def test_latin1_tenant_ids_render_as_is(spec_invoice):
     assert "Tenant: Société Générale" in pdf_text(
-        render_invoice_pdf(spec_invoice | {"tenant_id": "Société Générale"})
+        render(spec_invoice | {"tenant_id": "Société Générale"})
     )
 
 
 def test_pdf_bytes_depend_only_on_the_invoice(spec_invoice):
-    first, second = render_invoice_pdf(spec_invoice), render_invoice_pdf(dict(spec_invoice))
+    first, second = render(spec_invoice), render(dict(spec_invoice))
     assert first == second
     reader = PdfReader(io.BytesIO(first))
     assert reader.metadata.creation_date.isoformat() == "2026-11-04T02:00:00+00:00"
-    later = render_invoice_pdf(spec_invoice | {"generated_at": "2026-11-05T02:00:00Z"})
+    later = render(spec_invoice | {"generated_at": "2026-11-05T02:00:00Z"})
     assert later != first
 
 
@@ -93,10 +99,7 @@ def test_a_long_invoice_continues_on_new_pages_under_the_headings(spec_invoice):
     ]
     lines = spec_invoice["lines"]
     long_invoice = spec_invoice | {"lines": lines[:-1] + adjustments + lines[-1:]}
-    pages = [
-        page.extract_text()
-        for page in PdfReader(io.BytesIO(render_invoice_pdf(long_invoice))).pages
-    ]
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(render(long_invoice))).pages]
     assert len(pages) >= 3
     assert all("Line Quantity Included Billable Unit price Amount" in page for page in pages[:-1])
     text = "\n".join(pages)
@@ -109,7 +112,7 @@ def test_a_long_invoice_continues_on_new_pages_under_the_headings(spec_invoice):
 
 def test_text_wider_than_its_box_wraps_without_losing_a_character(spec_invoice):
     tenant = "a tenant id with many words " * 8 + "x" * 150
-    text = pdf_text(render_invoice_pdf(spec_invoice | {"tenant_id": tenant}))
+    text = pdf_text(render(spec_invoice | {"tenant_id": tenant}))
     assert "".join(f"Tenant: {tenant}".split()) in "".join(text.split())
 
 

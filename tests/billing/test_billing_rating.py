@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from orchestration.billing.catalog import Catalog, Price, parse_catalog
+from orchestration.billing.invoice_files import invoice_json, line_from_json, line_json
 from orchestration.billing.rating import (
     money_text,
     period_bounds,
@@ -43,8 +44,10 @@ def flat_catalog(**plan: Any) -> Catalog:
 
 
 def invoice_for(catalog: Catalog, usage: dict[str, Decimal], adjustments=()) -> dict[str, Any]:
-    return rate_invoice(
-        catalog, "acme", "2026-10", usage, list(adjustments), GENERATED_AT, "draft", None
+    """The rated invoice as its SPEC 6 JSON object (`adjustments`: lines as JSON objects)."""
+    lines = [line_from_json(line) for line in adjustments]
+    return invoice_json(
+        rate_invoice(catalog, "acme", "2026-10", usage, lines, GENERATED_AT, "draft", None)
     )
 
 
@@ -65,15 +68,17 @@ def test_spec_worked_example(spec_catalog, spec_invoice_json):
         "INV-202609-0004",
         "2026-09",
     )
-    invoice = rate_invoice(
-        spec_catalog,
-        "acme",
-        "2026-10",
-        usage,
-        [adjustment],
-        GENERATED_AT,
-        "final",
-        "INV-202610-0001",
+    invoice = invoice_json(
+        rate_invoice(
+            spec_catalog,
+            "acme",
+            "2026-10",
+            usage,
+            [adjustment],
+            GENERATED_AT,
+            "final",
+            "INV-202610-0001",
+        )
     )
     # api_call: billable 103000 - 1000 = 102000; tier 1: 100000 x 0.01 = 1000.00;
     #   tier 2: 2000 x 0.008 = 16.00; line 1016.00
@@ -146,7 +151,7 @@ def test_utc_timestamp_converts_offsets_and_reads_naive_as_utc():
 def test_unit_price_line_bills_above_included(spec_catalog):
     traces = spec_catalog.plans["growth"].prices["traces"]
     # 261337 - 250000 = 11337 billable x 0.0005 = 5.6685 -> 5.67
-    assert rate_usage_line("traces", D("261337"), traces) == {
+    assert line_json(rate_usage_line("traces", D("261337"), traces)) == {
         "type": "usage",
         "meter": "traces",
         "quantity": "261337",
@@ -156,7 +161,7 @@ def test_unit_price_line_bills_above_included(spec_catalog):
         "amount": "5.67",
     }
     # below included: billable max(0, 1000 - 250000) = 0
-    below = rate_usage_line("traces", D("1000"), traces)
+    below = line_json(rate_usage_line("traces", D("1000"), traces))
     assert (below["billable_quantity"], below["amount"]) == ("0", "0.00")
 
 
@@ -176,7 +181,9 @@ def test_unit_price_line_bills_above_included(spec_catalog):
 def test_graduated_tiers_at_below_and_above_a_bound(
     spec_catalog, usage, tier_quantities, tier_amounts, amount
 ):
-    line = rate_usage_line("api_call", D(usage), spec_catalog.plans["growth"].prices["api_call"])
+    line = line_json(
+        rate_usage_line("api_call", D(usage), spec_catalog.plans["growth"].prices["api_call"])
+    )
     assert tuple(t["quantity"] for t in line["tiers"]) == tier_quantities
     assert tuple(t["amount"] for t in line["tiers"]) == tier_amounts
     assert [t["up_to"] for t in line["tiers"]] == ["100000", None]
@@ -189,7 +196,7 @@ def test_graduated_sum_is_rounded_once_not_per_tier():
         included=D(0),
         tiers=[{"up_to": "1", "unit_price": "0.005"}, {"up_to": None, "unit_price": "0.005"}],
     )
-    line = rate_usage_line("api_call", D(2), price)
+    line = line_json(rate_usage_line("api_call", D(2), price))
     # each tier: 1 x 0.005 = 0.005, shown 0.01; line: 0.005 + 0.005 = 0.010 -> 0.01 (not 0.02)
     assert [t["amount"] for t in line["tiers"]] == ["0.01", "0.01"]
     assert line["amount"] == "0.01"
@@ -384,7 +391,9 @@ def test_adjustment_is_the_difference_of_rounded_prices(
     spec_catalog, billed, now, quantity, amount
 ):
     traces = spec_catalog.plans["growth"].prices["traces"]
-    line = rate_adjustment_line("traces", traces, D(now), D(billed), "INV-202609-0001", "2026-09")
+    line = line_json(
+        rate_adjustment_line("traces", traces, D(now), D(billed), "INV-202609-0001", "2026-09")
+    )
     assert line == {
         "type": "adjustment",
         "meter": "traces",
@@ -396,7 +405,9 @@ def test_adjustment_is_the_difference_of_rounded_prices(
 
 
 def test_adjustment_of_an_unpriced_meter_is_zero():
-    line = rate_adjustment_line("voice_minute", None, D("7.5"), D(5), "INV-202609-0001", "2026-09")
+    line = line_json(
+        rate_adjustment_line("voice_minute", None, D("7.5"), D(5), "INV-202609-0001", "2026-09")
+    )
     assert (line["quantity"], line["amount"]) == ("2.5", "0.00")
 
 

@@ -102,7 +102,7 @@ def test_a_month_final_before_the_naming_rule_keeps_its_files(tmp_path: Path, mo
     assert ".hidden.json" in before
     again = issue_month(home, "2026-09", at("2026-10-05T00:00:00Z"), catalog, usage)
     assert again.status == "already_final"
-    assert again.invoices[0]["tenant_id"] == ".hidden"
+    assert again.invoices[0].tenant_id == ".hidden"
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 

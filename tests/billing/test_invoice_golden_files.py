@@ -22,7 +22,7 @@ D = Decimal
 
 def issue_golden_months(home: Path) -> None:
     """September final; October drafted with September's late usage (a copy of the drafts kept
-under `drafts/`), then final."""
+    under `drafts/`), then final."""
     catalog = parse_catalog((DATA / "golden_catalog.yml").read_text(encoding="utf-8"))
     september = {
         # tiers 99000 x 0.01 + 3000.5 x 0.008; traces 12.3 below included (alerts at 90%)

@@ -11,6 +11,7 @@ from orchestration.billing.invoice_lines import write_invoice_lines
 from orchestration.billing.invoice_records import record_invoice_records, records_problems
 from orchestration.billing.lifecycle import issue_month, money_check
 from orchestration.billing.month_report import write_month_report
+from orchestration.billing.rating import money_text
 from orchestration.billing.state import LINES, state_dir
 from orchestration.core.partitions import billing_month_partitions
 from orchestration.core.resources import MeterlineResource
@@ -62,11 +63,11 @@ def invoice_problems(result, monthly_usage: dict) -> list[str]:
     usage in `tenant_monthly_usage` (checked for invoices written by this run)."""
     problems = []
     for invoice in result.invoices:
-        tenant = invoice["tenant_id"]
+        tenant = invoice.tenant_id
         problems += [f"{tenant}: {problem}" for problem in money_check(invoice)]
         if result.status == "already_final":
             continue  # written by an earlier run; later usage is billed as adjustments
-        billed = {meter: Decimal(q) for meter, q in invoice["usage"].items()}
+        billed = dict(invoice.usage)
         expected = {m: q for m, q in monthly_usage.get((tenant, result.month), {}).items() if q}
         if {m: q for m, q in billed.items() if q} != expected:
             problems.append(f"{tenant}: invoice usage {billed} != tenant_monthly_usage {expected}")
@@ -157,20 +158,20 @@ def invoice_metadata(result, report) -> dict:
     invoices = result.invoices
     by_status: dict[str, int] = {}
     for invoice in invoices:
-        by_status[invoice["status"]] = by_status.get(invoice["status"], 0) + 1
-    total = sum((Decimal(i["total"]) for i in invoices), Decimal(0))
-    largest = sorted(invoices, key=lambda i: (-Decimal(i["total"]), i["tenant_id"]))[:10]
+        by_status[invoice.status] = by_status.get(invoice.status, 0) + 1
+    total = sum((i.total for i in invoices), Decimal(0))
+    largest = sorted(invoices, key=lambda i: (-i.total, i.tenant_id))[:10]
     table = ["| invoice | tenant | plan | status | total |", "| --- | --- | --- | --- | ---: |"]
     table += [
-        f"| {i['invoice_number'] or '(draft)'} | {_cell(i['tenant_id'])} | {_cell(i['plan'])} "
-        f"| {i['status']} | {i['total']} |"
+        f"| {i.invoice_number or '(draft)'} | {_cell(i.tenant_id)} | {_cell(i.plan)} "
+        f"| {i.status} | {money_text(i.total)} |"
         for i in largest
     ]
     return {
         "status": result.status,
         "invoices": dg.MetadataValue.int(len(invoices)),
         "total_billed": dg.MetadataValue.float(float(total)),
-        "total_billed_text": f"{total:.2f} {invoices[0]['currency'] if invoices else ''}".strip(),
+        "total_billed_text": f"{total:.2f} {invoices[0].currency if invoices else ''}".strip(),
         "unbilled_tenants": dg.MetadataValue.int(len({r["tenant_id"] for r in result.unbilled})),
         "invoices_by_status": dg.MetadataValue.md(
             "\n".join(f"- {status}: {n}" for status, n in sorted(by_status.items())) or "none"
