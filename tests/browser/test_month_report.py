@@ -72,7 +72,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
         if catalog.plan_for(tenant, date(2026, 10, 1))
     ]
-    assert [i["tenant_id"] for i in invoices] == ["acme"]  # the SPEC catalog subscribes acme
+    assert [i.tenant_id for i in invoices] == ["acme"]  # the SPEC catalog subscribes acme
     result = SimpleNamespace(status="final", invoices=invoices, unbilled=[])
     return write_month_report(home, "2026-10", result, catalog, marts)
 

@@ -21,6 +21,8 @@ from meterline_harness import Home
 
 from orchestration.billing.catalog import parse_catalog
 from orchestration.billing.explain import NoSuchInvoiceError, explain_invoice
+from orchestration.billing.invoice import Invoice
+from orchestration.billing.invoice_files import invoice_json
 from orchestration.billing.invoice_records import (
     invoice_records_dir,
     record_invoice_records,
@@ -150,7 +152,8 @@ def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Home:
     return home
 
 
-def lines(invoice: dict) -> list[tuple]:
+def lines(typed: Invoice) -> list[tuple]:
+    invoice = invoice_json(typed)  # the strings of the invoice file
     return [
         (line["type"], line.get("adjusts_period"), line["quantity"])
         for line in invoice["lines"]

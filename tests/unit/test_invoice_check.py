@@ -3,34 +3,44 @@
 from decimal import Decimal
 from pathlib import Path
 
+from orchestration.billing.invoice_files import invoice_from_json
 from orchestration.billing.lifecycle import IssueResult
 from orchestration.defs.invoicing.assets import invoice_problems
 
 
 def invoice(total="260.00", usage=None):
     # fee 250.00 + one usage line 10.00 = 260.00
-    return {
-        "invoice_number": None,
-        "tenant_id": "acme",
-        "usage": usage if usage is not None else {"api_call": "2000"},
-        "lines": [
-            {"type": "fee", "description": "Starter monthly fee", "amount": "250.00"},
-            {
-                "type": "usage",
-                "meter": "api_call",
-                "quantity": "2000",
-                "included": "1000",
-                "billable_quantity": "1000",
-                "unit_price": "0.01",
-                "amount": "10.00",
-            },
-        ],
-        "monthly_fee": "250.00",
-        "usage_subtotal": "10.00",
-        "discount": "0.00",
-        "true_up": "0.00",
-        "total": total,
-    }
+    return invoice_from_json(
+        {
+            "schema_version": 1,
+            "invoice_number": None,
+            "status": "draft",
+            "tenant_id": "acme",
+            "plan": "starter",
+            "currency": "USD",
+            "period": {"start": "2026-10-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"},
+            "usage": usage if usage is not None else {"api_call": "2000"},
+            "lines": [
+                {"type": "fee", "description": "Starter monthly fee", "amount": "250.00"},
+                {
+                    "type": "usage",
+                    "meter": "api_call",
+                    "quantity": "2000",
+                    "included": "1000",
+                    "billable_quantity": "1000",
+                    "unit_price": "0.01",
+                    "amount": "10.00",
+                },
+            ],
+            "monthly_fee": "250.00",
+            "usage_subtotal": "10.00",
+            "discount": "0.00",
+            "true_up": "0.00",
+            "total": total,
+            "alerts": [],
+            "generated_at": "2026-10-20T00:00:00Z",
+        }
+    )
 
 
 def result(status, *invoices):
