@@ -4,13 +4,16 @@ Pure Python, no Dagster: the Dagster invoice asset calls `load_catalog` and `iss
 """
 
 from orchestration.billing.catalog import Catalog, CatalogError, load_catalog, parse_catalog
+from orchestration.billing.invoice import Invoice, Line
 from orchestration.billing.lifecycle import IssueResult, issue_month, money_check
 from orchestration.billing.rating import rate_invoice, round_money
 
 __all__ = [
     "Catalog",
     "CatalogError",
+    "Invoice",
     "IssueResult",
+    "Line",
     "issue_month",
     "load_catalog",
     "money_check",

@@ -243,6 +243,8 @@ def line_from_json(document: Mapping[str, Any]) -> Line:
 def _cents(amount: Decimal) -> str:
     """An amount's SPEC 6 string with exactly two decimals. Amounts are rounded by rating, where
     SPEC 4 says: one that is not a whole number of cents here is a bug, never rounded away."""
+    if amount.as_tuple().exponent == -2 and not (amount.is_zero() and amount.is_signed()):
+        return format(amount, "f")  # what rating's `round_money` gives: written as it is
     if amount != round_money(amount):
         raise ValueError(f"amount {amount} is not rounded to cents")
     return money_text(amount)
