@@ -257,6 +257,11 @@ def invoice_line_rows(invoice: Invoice) -> list[dict[str, Any]]:
     are flattened into `tiers` as `0-100000: 100000 x 0.01 = 1000.00; 100000+: 2000 x 0.008 =
     16.00`.
     """
+    return _line_rows(invoice, invoice_json(invoice))
+
+
+def _line_rows(invoice: Invoice, document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """`invoice_line_rows` from the invoice's SPEC 6 object `document` (`invoice_json`)."""
     invoice_columns = {
         "invoice_number": invoice.invoice_number,
         "tenant_id": invoice.tenant_id,
@@ -264,9 +269,8 @@ def invoice_line_rows(invoice: Invoice) -> list[dict[str, Any]]:
         "status": invoice.status,
     }
     rows = []
-    for line_no, line in enumerate(invoice.lines, start=1):
-        document = line_json(line)
-        tiers = document.get("tiers")
+    for line_no, (line, text) in enumerate(zip(invoice.lines, document["lines"], strict=True), 1):
+        tiers = text.get("tiers")
         rows.append(
             {
                 **invoice_columns,
@@ -276,17 +280,17 @@ def invoice_line_rows(invoice: Invoice) -> list[dict[str, Any]]:
                 "description": line.description,
                 "adjusts_period": line.adjusts_period,
                 "adjusts_invoice": line.adjusts_invoice,
-                "quantity": document.get("quantity"),
-                "included": document.get("included"),
-                "billable_quantity": document.get("billable_quantity"),
-                "unit_price": document.get("unit_price"),
+                "quantity": text.get("quantity"),
+                "included": text.get("included"),
+                "billable_quantity": text.get("billable_quantity"),
+                "unit_price": text.get("unit_price"),
                 "tiers": None
                 if line.tiers is None
                 else "; ".join(
                     f"{band}: {t['quantity']} x {t['unit_price']} = {t['amount']}"
                     for band, t in zip(tier_bands(line.tiers), tiers, strict=True)
                 ),
-                "amount": document["amount"],
+                "amount": text["amount"],
             }
         )
     return rows
@@ -295,19 +299,20 @@ def invoice_line_rows(invoice: Invoice) -> list[dict[str, Any]]:
 def write_month_folder(
     folder: Path,
     invoices: Sequence[Invoice],
-    line_rows: Sequence[Sequence[Mapping[str, Any]]],
     unbilled: Sequence[Mapping[str, str]],
-) -> None:
-    """Write every file of the month (`line_rows`: each invoice's `invoice_line_rows`), remove
-    files of tenants no longer invoiced, manifest last."""
+) -> list[list[dict[str, Any]]]:
+    """Write every file of the month, remove files of tenants no longer invoiced, manifest last;
+    returns each invoice's `invoice_line_rows` (the rows of its CSV file)."""
     # fpdf2 (with fontTools) takes ~1 s to import: only invoicing pays for it, not every command
     from orchestration.billing.pdf import render_invoice_pdf
 
     files: dict[str, bytes] = {}
-    summary = []
-    for invoice, rows in zip(invoices, line_rows, strict=True):
+    summary, line_rows = [], []
+    for invoice in invoices:
         stem = invoice_file_stem(invoice.tenant_id)
         document = invoice_json(invoice)
+        rows = _line_rows(invoice, document)
+        line_rows.append(rows)
         files[f"{stem}.json"] = json_bytes(document)
         files[f"{stem}.csv"] = _csv_bytes(LINE_COLUMNS, rows)
         files[f"{stem}.pdf"] = render_invoice_pdf(invoice)
@@ -330,6 +335,7 @@ def write_month_folder(
     _write_all_atomic(folder, files)
     write_atomic(folder / MANIFEST, json_bytes(manifest))
     fsync_directory(folder)
+    return line_rows
 
 
 def json_bytes(document: Any) -> bytes:

@@ -164,8 +164,7 @@ def issue_month(
             )
         )
 
-    line_rows = [invoice_line_rows(invoice) for invoice in invoices]
-    write_month_folder(folder, invoices, line_rows, unbilled)
+    line_rows = write_month_folder(folder, invoices, unbilled)
     if record_invoices is not None:
         record_invoices(invoices, final)
     if final:  # the ledger file is written last: it is what declares the month final
