@@ -100,34 +100,6 @@ bronze as (
 mart as (
     select usage_date, tenant_id, meter, quantity, record_count, true as is_present
     from tenant_daily_usage
-),
-
-lined_up as (
-    select
-        coalesce(mart.usage_date, bronze.usage_date) as usage_date,
-        coalesce(mart.tenant_id, bronze.tenant_id) as tenant_id,
-        coalesce(mart.meter, bronze.meter) as meter,
-        -- a side without the row counts 0; a mart row with a NULL quantity stays NULL and fails
-        case when mart.is_present then mart.quantity else 0 end as mart_quantity,
-        coalesce(bronze.quantity, 0) as bronze_quantity,
-        case when mart.is_present then mart.record_count else 0 end as mart_record_count,
-        coalesce(bronze.record_count, 0) as bronze_record_count
-    from mart
-    full outer join bronze
-        on mart.usage_date = bronze.usage_date
-        and mart.tenant_id = bronze.tenant_id
-        and mart.meter = bronze.meter
 )
 
-select
-    usage_date,
-    tenant_id,
-    meter,
-    mart_quantity,
-    bronze_quantity,
-    mart_quantity - bronze_quantity as quantity_difference,
-    mart_record_count,
-    bronze_record_count,
-    mart_record_count - bronze_record_count as record_count_difference
-from lined_up
-order by usage_date, tenant_id, meter
+$line_up
