@@ -7,71 +7,58 @@ with accepted_records as (
 
     union all
 
-    -- every accepted LLM request yields both token records, whatever their values
-    select cast(event_time as date), tenant_id, 'llm_input_tokens', input_tokens
-    from int_usage_logs_copies_classified
-    where copy_status = 'accepted'
+    -- every accepted LLM request yields both token records, whatever their values; tool calls
+    -- and token details are recorded when above 0
+    select cast(event_time as date), tenant_id, records.meter, records.quantity
+    from int_usage_logs_copies_classified,
+        unnest([
+            {'meter': 'llm_input_tokens', 'quantity': input_tokens, 'kept': true},
+            {'meter': 'llm_output_tokens', 'quantity': output_tokens, 'kept': true},
+            {'meter': 'tool_calls', 'quantity': tool_calls, 'kept': tool_calls > 0},
+            {
+                'meter': 'llm_cache_read_tokens', 'quantity': cache_read_tokens,
+                'kept': cache_read_tokens > 0
+            },
+            {
+                'meter': 'llm_cache_write_tokens', 'quantity': cache_write_tokens,
+                'kept': cache_write_tokens > 0
+            },
+            {
+                'meter': 'llm_reasoning_tokens', 'quantity': reasoning_tokens,
+                'kept': reasoning_tokens > 0
+            }
+        ]) as unnested(records)
+    where copy_status = 'accepted' and records.kept
 
     union all
 
-    select cast(event_time as date), tenant_id, 'llm_output_tokens', output_tokens
-    from int_usage_logs_copies_classified
-    where copy_status = 'accepted'
-
-    union all
-
-    select cast(event_time as date), tenant_id, 'tool_calls', tool_calls
-    from int_usage_logs_copies_classified
-    where copy_status = 'accepted' and tool_calls > 0
-
-    union all
-
-    -- token details are recorded when above 0; agent spans carry none (stg_traces__spans)
-    select cast(event_time as date), tenant_id, 'llm_cache_read_tokens', cache_read_tokens
-    from int_usage_logs_copies_classified
-    where copy_status = 'accepted' and cache_read_tokens > 0
-
-    union all
-
-    select cast(event_time as date), tenant_id, 'llm_cache_write_tokens', cache_write_tokens
-    from int_usage_logs_copies_classified
-    where copy_status = 'accepted' and cache_write_tokens > 0
-
-    union all
-
-    select cast(event_time as date), tenant_id, 'llm_reasoning_tokens', reasoning_tokens
-    from int_usage_logs_copies_classified
-    where copy_status = 'accepted' and reasoning_tokens > 0
-
-    union all
-
-    select cast(start_time as date), tenant_id, 'llm_cache_read_tokens', cache_read_tokens
-    from int_traces_copies_classified
-    where copy_status = 'accepted' and cache_read_tokens > 0
-
-    union all
-
-    select cast(start_time as date), tenant_id, 'llm_cache_write_tokens', cache_write_tokens
-    from int_traces_copies_classified
-    where copy_status = 'accepted' and cache_write_tokens > 0
-
-    union all
-
-    select cast(start_time as date), tenant_id, 'llm_reasoning_tokens', reasoning_tokens
-    from int_traces_copies_classified
-    where copy_status = 'accepted' and reasoning_tokens > 0
-
-    union all
-
-    select cast(start_time as date), tenant_id, 'llm_input_tokens', input_tokens
-    from int_traces_copies_classified
-    where copy_status = 'accepted' and input_tokens is not null
-
-    union all
-
-    select cast(start_time as date), tenant_id, 'llm_output_tokens', output_tokens
-    from int_traces_copies_classified
-    where copy_status = 'accepted' and output_tokens is not null
+    -- spans: tokens when the attribute is set, details when above 0 (agent spans carry none,
+    -- stg_traces__spans)
+    select cast(start_time as date), tenant_id, records.meter, records.quantity
+    from int_traces_copies_classified,
+        unnest([
+            {
+                'meter': 'llm_input_tokens', 'quantity': input_tokens,
+                'kept': input_tokens is not null
+            },
+            {
+                'meter': 'llm_output_tokens', 'quantity': output_tokens,
+                'kept': output_tokens is not null
+            },
+            {
+                'meter': 'llm_cache_read_tokens', 'quantity': cache_read_tokens,
+                'kept': cache_read_tokens > 0
+            },
+            {
+                'meter': 'llm_cache_write_tokens', 'quantity': cache_write_tokens,
+                'kept': cache_write_tokens > 0
+            },
+            {
+                'meter': 'llm_reasoning_tokens', 'quantity': reasoning_tokens,
+                'kept': reasoning_tokens > 0
+            }
+        ]) as unnested(records)
+    where copy_status = 'accepted' and records.kept
 
     union all
 
