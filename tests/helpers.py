@@ -10,6 +10,19 @@ from click.testing import CliRunner, Result
 
 from orchestration.cli import main
 
+# The `meters:` section of the test catalogs: the meters they price, with their units (SPEC 3).
+CATALOG_METERS = """\
+meters:
+  traces:            {unit: trace}
+  llm_input_tokens:  {unit: token}
+  llm_output_tokens: {unit: token}
+  tool_calls:        {unit: call}
+  api_call:          {unit: call}
+  voice_minute:      {unit: minute}
+  ai_query:          {unit: query}
+  storage_mb:        {unit: MB}
+"""
+
 
 def meterline(home: Path, *args: str) -> Result:
     """`meterline <args> --home <home>` in this process, with the home's own Dagster instance;

@@ -2,7 +2,7 @@
 
 One generated month (4 tenants, ~4,000 items, seed 11, October 2026 plus its late deliveries
 into November) is run once and shared by the whole module. Everything expected is computed here
-from the raw files (`recount_usage.py`, SPEC 2) and from the catalog below (SPEC 3-4 written out
+from the raw files (`tests/oracle/spec2_recount.py`, SPEC 2) and from the catalog below (SPEC 3-4 written out
 with plain `Decimal` arithmetic); nothing is imported from `orchestration` except the CLI entry
 point under test.
 
@@ -29,10 +29,10 @@ import duckdb
 import pytest
 import yaml
 from click.testing import CliRunner, Result
+from helpers import CATALOG_METERS
+from oracle.spec2_recount import REASONS, Recount, canonical, parse_json, recount
 
 from orchestration.cli import main
-
-from .recount_usage import REASONS, Recount, canonical, parse_json, recount
 
 MONTH = "2026-10"
 GENERATE = ["--month", MONTH, "--tenants", "4", "--events", "4000", "--seed", "11"]
@@ -356,19 +356,14 @@ def test_run_from_to_over_ingested_days_changes_no_published_table(pipeline: Pip
 
 # --- 3. invoices ------------------------------------------------------------------------------
 
-CATALOG_YML = """\
+CATALOG_YML = (
+    """\
 currency: USD
 grace_period_days: 3
 default_plan: null
-meters:
-  traces:            {unit: trace}
-  llm_input_tokens:  {unit: token}
-  llm_output_tokens: {unit: token}
-  tool_calls:        {unit: call}
-  api_call:          {unit: call}
-  voice_minute:      {unit: minute}
-  ai_query:          {unit: query}
-  storage_mb:        {unit: MB}
+"""
+    + CATALOG_METERS
+    + """\
 model_prices:
   - {model: claude-sonnet-4-5, input_per_million: "3.00", output_per_million: "15.00", effective_from: 2025-09-29}
 plans:
@@ -406,6 +401,7 @@ subscriptions:
   - {tenant_id: initech, plan: null, start: 2026-10-01}
   - {tenant_id: hooli, plan: flat, start: 2026-09-01}
 """
+)
 CATALOG = yaml.safe_load(CATALOG_YML)
 # October under the catalog above: the latest start <= 2026-10-01 wins; initech's subscription
 # ended on 2026-10-01, umbrella never had one and there is no default plan; hooli has no usage.

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers import CATALOG_METERS
 
 from orchestration.billing.catalog import parse_catalog
 from orchestration.billing.invoice_records import record_invoice_records
@@ -22,21 +23,10 @@ from orchestration.defs.invoicing.invoice_tables import invoice_tables
 from orchestration.defs.publish.publish import publish_marts
 
 METERLINE_BIN = Path(sys.executable).with_name("meterline")
-METERS = """\
-meters:
-  traces:            {unit: trace}
-  llm_input_tokens:  {unit: token}
-  llm_output_tokens: {unit: token}
-  tool_calls:        {unit: call}
-  api_call:          {unit: call}
-  voice_minute:      {unit: minute}
-  ai_query:          {unit: query}
-  storage_mb:        {unit: MB}
-"""
 CURRENT = f"""\
 currency: USD
 grace_period_days: 3
-{METERS}plans:
+{CATALOG_METERS}plans:
   basic:
     name: Basic
     monthly_fee: "100.00"

@@ -10,20 +10,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from oracle.spec2_recount import REASONS, SOURCES
 
 from orchestration.generate import MIX, generate_month
 
 from .conftest import MONTH, MONTH_END, MONTH_START, Generated
-from .recount import SOURCES, raw_files, read_lines, recount_home
+from .recount import raw_files, read_lines, recount_home
 
-QUARANTINE_REASONS = (
-    "malformed_json",
-    "missing_tenant",
-    "bad_timestamp",
-    "future_timestamp",
-    "unknown_meter",
-    "bad_quantity",
-)
 ALL_FORMS = {
     "iso_z",
     "iso_z_millis",
@@ -118,7 +111,7 @@ def test_every_applicable_quarantine_reason_is_present(generated: Generated, sou
         "sessions": {"bad_quantity"},  # a step has no quantity field
     }
     expected = generated.summary.expected[source]
-    for reason in QUARANTINE_REASONS:
+    for reason in REASONS:
         if reason not in not_applicable.get(source, set()):
             assert expected[reason] >= 1, reason
     assert expected["duplicate"] >= 1

@@ -217,6 +217,24 @@ class Home:
         extra = ["--full-refresh"] if plan.full_refresh else []
         if plan.reprice:
             extra += ["--vars", '{"reprice": true}']
+        result = self._dbt("run", *extra)
+        assert result.returncode == 0, f"dbt run failed:\n{result.stdout[-4000:]}\n{result.stderr}"
+        commit_build(layout)
+
+    def dbt_test(self) -> set[str]:
+        """`dbt test` on the warehouse as it is now, as the build runs the tests after the last
+        `dbt_run` (windowed marts: the days it replaced); the names of the tests that failed."""
+        result = self._dbt("test")
+        results = json.loads((dbt_target_dir() / "target" / "run_results.json").read_text())
+        failed = {
+            r["unique_id"].split(".")[2]
+            for r in results["results"]
+            if r["unique_id"].startswith("test.") and r["status"] != "pass"
+        }
+        assert failed or result.returncode == 0, f"dbt test failed:\n{result.stdout[-4000:]}"
+        return failed
+
+    def _dbt(self, command: str, *extra: str) -> subprocess.CompletedProcess[str]:
         target = dbt_target_dir()
         env = {
             **os.environ,
@@ -224,10 +242,10 @@ class Home:
             "DO_NOT_TRACK": "1",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
-        result = subprocess.run(
+        return subprocess.run(
             [
                 str(DBT),
-                "run",
+                command,
                 "--project-dir",
                 str(DBT_PROJECT),
                 "--profiles-dir",
@@ -245,8 +263,6 @@ class Home:
             text=True,
             check=False,
         )
-        assert result.returncode == 0, f"dbt run failed:\n{result.stdout[-4000:]}\n{result.stderr}"
-        commit_build(layout)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import CATALOG_METERS
 from meterline_harness import (
     Home,
     compact,
@@ -34,23 +35,19 @@ OCT, NOV = "2026-10-01", "2026-11-01"
 
 # A catalog with three effective dates for one model: the price in force on a record's UTC day is
 # the latest effective_from on or before it (2026-10-31 -> 1/2 USD per M, 2026-11-01 -> 10/20).
-CATALOG = """\
+CATALOG = (
+    """\
 currency: USD
-meters:
-  traces:            {unit: trace}
-  llm_input_tokens:  {unit: token}
-  llm_output_tokens: {unit: token}
-  tool_calls:        {unit: call}
-  api_call:          {unit: call}
-  voice_minute:      {unit: minute}
-  ai_query:          {unit: query}
-  storage_mb:        {unit: MB}
+"""
+    + CATALOG_METERS
+    + """\
 model_prices:
   - {model: test-model, input_per_million: "100.00", output_per_million: "200.00", effective_from: 2026-01-01}
   - {model: test-model, input_per_million: "10.00", output_per_million: "20.00", effective_from: 2026-11-01}
   - {model: test-model, input_per_million: "1.00", output_per_million: "2.00", effective_from: 2026-10-01}
 plans: {}
 """
+)
 
 
 def event(key: str | None, tenant: str, meter: str, quantity: Any, at: Any, **extra: Any) -> dict:

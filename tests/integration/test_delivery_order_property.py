@@ -2,10 +2,10 @@
 ingested in and whatever files are re-delivered later, the accepted usage per (tenant, meter, month)
 is what "first delivered wins" says, and re-ingesting changes nothing.
 
-The expected numbers come from a small reference written here from SPEC 2 alone (it shares no
-code with the pipeline): it reads every copy of every item, quarantines what cannot be used (only
-the reasons this pool can hit), orders the usable copies of one key by (delivery date, file name
-bytes, line, position in the line) and lets the first one count.
+The expected numbers come from the shared SPEC 2 oracle (`tests/oracle/spec2_recount.py`, no code
+shared with the pipeline): it reads every copy of every item, quarantines what cannot be used,
+orders the usable copies of one key by (delivery date, file name bytes, line, position in the
+line) and lets the first one count.
 
 Each example runs dbt once (~5 s), so there are few examples and no shrinking; a failing plan is
 printed in full by `note()`.
@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, note, settings
 from hypothesis import strategies as st
 from meterline_harness import Home, ingest_audit, monthly_usage, otlp_span_id, otlp_trace_id
+from oracle.spec2_recount import recount
 
 # property: one dbt run per Hypothesis example (make test-slow)
 pytestmark = pytest.mark.slow
@@ -157,146 +157,31 @@ POOL: list[tuple[str, str]] = [
 # the reference (SPEC 2, independently of the pipeline)
 
 
-def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def to_utc(value: Any) -> datetime | None:
-    if isinstance(value, dict):
-        secs = value.get("_seconds", value.get("seconds"))
-        nano = value.get("_nanoseconds", value.get("nanos", 0))
-        return datetime.fromtimestamp(int(secs), UTC) + timedelta(microseconds=int(nano) // 1000)
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        return datetime.fromtimestamp(int(value) / 1000, UTC)
-    if isinstance(value, str):
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return None
-
-
-def qty(value: Any) -> Decimal:
-    return Decimal(str(value))
-
-
-@dataclass
-class Item:
-    source: str
-    key: str
-    content: str
-    tenant: str
-    time: datetime
-    records: list[tuple[str, Decimal]]  # (meter, quantity) at `time` for `tenant`
-    bad: bool = False
-    span: dict[str, Any] = field(default_factory=dict)  # traces: trace id, root?, status
-
-
-def ref_items(source: str, text: str) -> list[Item]:
-    doc = json.loads(text)
-    exact = json.loads(text, parse_float=Decimal)
-    if source == "events":
-        meter = doc["event_type"].strip().lower()
-        return [
-            Item(
-                source,
-                doc["id"] if "id" in doc else "hash:" + canonical(doc),
-                canonical(doc),
-                doc["business_id"],
-                to_utc(doc["created_at"]),
-                [(meter, qty(exact["quantity"]))],
-                bad=qty(exact["quantity"]) < 0,
-            )
-        ]
-    if source == "usage_logs":
-        records = [
-            ("llm_input_tokens", qty(doc["tokensIn"])),
-            ("llm_output_tokens", qty(doc["tokensOut"])),
-        ]
-        tools = sum(qty(v) for v in doc.get("toolInvocations", {}).values())
-        if tools:
-            records.append(("tool_calls", tools))
-        key = doc["requestId"] if "requestId" in doc else "hash:" + canonical(doc)
-        when = to_utc(doc["createdAt"])
-        return [Item(source, key, canonical(doc), doc["tenantId"], when, records)]
-    if source == "traces":
-        items = []
-        for rs in doc["resourceSpans"]:
-            resource = {a["key"]: a["value"] for a in rs["resource"]["attributes"]}
-            for ss in rs["scopeSpans"]:
-                for sp in ss["spans"]:
-                    a = {x["key"]: next(iter(x["value"].values())) for x in sp["attributes"]}
-                    tenant = a.get("tenant.id") or next(iter(resource["tenant.id"].values()))
-                    start = datetime.fromtimestamp(int(sp["startTimeUnixNano"]) // 10**9, UTC)
-                    records = [
-                        (meter, qty(a[attr]))
-                        for meter, attr in (
-                            ("llm_input_tokens", "gen_ai.usage.input_tokens"),
-                            ("llm_output_tokens", "gen_ai.usage.output_tokens"),
-                        )
-                        if attr in a
-                    ]
-                    info = {
-                        "trace": sp["traceId"],
-                        "root": not sp.get("parentSpanId"),
-                        "status": sp.get("status", {}).get("code", 0),
-                    }
-                    key = sp["traceId"] + "/" + sp["spanId"]
-                    items.append(
-                        Item(source, key, canonical(sp), tenant, start, records, span=info)
-                    )
-        return items
-    assert source == "sessions"
-    items = []
-    for step in doc["steps"]:
-        meter = {"apiusage": "api_call", "aiusage": "ai_query"}[step["usageType"].lower()]
-        when = to_utc(step["timestamp"] if "timestamp" in step else doc["createdAt"])
-        records = [(meter, Decimal(1))]
-        items.append(
-            Item(source, step["operationId"], canonical(step), doc["tenantId"], when, records)
-        )
-    return items
-
-
 def reference(files: dict[tuple[str, date, str], list[str]]):
-    """(usage per (month, tenant, meter), audit per file) that SPEC 2.5 expects."""
-    copies: list[tuple[tuple, str, Item]] = []
-    audit: dict[str, list[int]] = {}
-    for (source, day, name), lines in files.items():
-        file = f"{source}/{day.isoformat()}/{name}"
-        audit[file] = [len(lines), 0, 0, 0, 0, 0]
-        horizon = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=2)
-        for line_no, text in enumerate(lines, start=1):
-            for position, item in enumerate(ref_items(source, text)):
-                audit[file][1] += 1
-                if item.bad or item.time >= horizon:  # quarantined: claims no key
-                    audit[file][5] += 1
-                    continue
-                order = (day, name.encode(), line_no, position)
-                copies.append((order, file, item))
-
-    winners: dict[tuple[str, str], Item] = {}
-    for _, file, item in sorted(copies, key=lambda c: (c[2].source, c[2].key, c[0])):
-        first = winners.get((item.source, item.key))
-        if first is None:
-            winners[(item.source, item.key)] = item
-            audit[file][2] += 1
-        else:
-            audit[file][3 if item.content == first.content else 4] += 1
-
-    usage: Counter[tuple[str, str, str]] = Counter()
-
-    def count(tenant: str, meter: str, when: datetime, quantity: Decimal) -> None:
-        usage[(date(when.year, when.month, 1).isoformat(), tenant, meter)] += quantity
-
-    roots: dict[str, list[Item]] = defaultdict(list)
-    for item in winners.values():
-        for meter, quantity in item.records:
-            count(item.tenant, meter, item.time, quantity)
-        if item.span.get("root"):
-            roots[item.span["trace"]].append(item)
-    for (root,) in roots.values():  # one root span id per trace in this pool
-        if root.span["status"] != 2:
-            count(root.tenant, "traces", root.time, Decimal(1))
-    return dict(usage), {file: tuple(counts) for file, counts in audit.items()}
+    """(usage per (month, tenant, meter), audit per file) that SPEC 2.5 expects: the shared
+    oracle (tests/oracle/spec2_recount.py) reading the plan's files from a landing zone of its
+    own."""
+    with tempfile.TemporaryDirectory(prefix="meterline-reference-") as tmp:
+        landing = Home(Path(tmp))
+        for (source, day, name), lines in files.items():
+            landing.deliver(source, day, name, lines, gz=name.endswith(".gz"))
+        counted = recount(landing.root)
+    usage = {
+        (f"{month}-01", tenant, meter): quantity
+        for (tenant, month, meter), quantity in counted.usage.items()
+    }
+    audit = {
+        file: (
+            counts.lines_read,
+            counts.items_read,
+            counts.accepted,
+            counts.duplicates,
+            counts.conflicts,
+            counts.quarantined,
+        )
+        for file, counts in counted.files.items()
+    }
+    return usage, audit
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers import CATALOG_METERS
 from meterline_harness import Home
 
 from orchestration.billing.catalog import parse_catalog
@@ -33,18 +34,13 @@ from orchestration.billing.lifecycle import issue_month
 # lifecycle: months of runs and invoicing, end to end (make test-slow)
 pytestmark = pytest.mark.slow
 
-CATALOG = """\
+CATALOG = (
+    """\
 currency: USD
 grace_period_days: 3
-meters:
-  traces:            {unit: trace}
-  llm_input_tokens:  {unit: token}
-  llm_output_tokens: {unit: token}
-  tool_calls:        {unit: call}
-  api_call:          {unit: call}
-  voice_minute:      {unit: minute}
-  ai_query:          {unit: query}
-  storage_mb:        {unit: MB}
+"""
+    + CATALOG_METERS
+    + """\
 plans:
   basic:
     name: Basic
@@ -54,6 +50,7 @@ plans:
 subscriptions:
   - {tenant_id: acme, plan: basic, start: 2026-09-01}
 """
+)
 
 
 def event(key: str, tenant: str, quantity: int, at: str) -> dict:

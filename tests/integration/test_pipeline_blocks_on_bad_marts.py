@@ -137,3 +137,29 @@ def test_tampered_daily_mart_blocks_publish_and_invoices(published_home: Path):
     result = CliRunner().invoke(main, ["run", "--home", str(published_home)])
     assert result.exit_code == 0, result.output
     assert checks_failed(layout) is None
+
+
+def test_a_row_breaking_a_dbt_data_test_blocks_publish(published_home: Path):
+    """Row shapes are dbt data tests (models/marts/_marts.yml), not GX suites: a broken one
+    still stops publishing."""
+    layout = HomeLayout(published_home)
+    published_before = digest(layout.published)
+
+    # a negative conflict count that keeps items_read = accepted + duplicates + conflicts +
+    # quarantined, so only the non-negative test can see it (ingest_audit_identity still holds)
+    con = duckdb.connect(str(layout.warehouse))
+    con.execute(
+        "UPDATE ingest_audit SET accepted = accepted + 1, conflicts = conflicts - 1 "
+        "WHERE source = 'events'"
+    )
+    con.close()
+
+    result = verify_and_publish(published_home)
+
+    assert not result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "published_marts" not in materialized
+    assert digest(layout.published) == published_before
+    # `dbt:<the test's unique_id>`, without its trailing hash
+    failed = {f["rule"].rsplit(".", 1)[0] for f in checks_failed(layout)}
+    assert failed == {"dbt:test.meterline.accepted_range_ingest_audit_conflicts__0"}

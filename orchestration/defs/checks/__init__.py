@@ -1,4 +1,5 @@
-"""Checks that must pass before the marts are published: reconciliations and mart contracts.
+"""Checks that must pass before the marts are published: the reconciliations
+(row shapes are dbt data tests, run by the dbt build).
 
 Importing this package is cheap; Great Expectations is imported on the first run.
 """

@@ -7,71 +7,58 @@ with accepted_records as (
 
     union all
 
-    -- every accepted LLM request yields both token records, whatever their values
-    select cast(event_time as date), tenant_id, 'llm_input_tokens', input_tokens
-    from int_usage_logs_copies_classified
-    where copy_status = 'accepted'
+    -- every accepted LLM request yields both token records, whatever their values; tool calls
+    -- and token details are recorded when above 0
+    select cast(event_time as date), tenant_id, records.meter, records.quantity
+    from int_usage_logs_copies_classified,
+        unnest([
+            {'meter': 'llm_input_tokens', 'quantity': input_tokens, 'kept': true},
+            {'meter': 'llm_output_tokens', 'quantity': output_tokens, 'kept': true},
+            {'meter': 'tool_calls', 'quantity': tool_calls, 'kept': tool_calls > 0},
+            {
+                'meter': 'llm_cache_read_tokens', 'quantity': cache_read_tokens,
+                'kept': cache_read_tokens > 0
+            },
+            {
+                'meter': 'llm_cache_write_tokens', 'quantity': cache_write_tokens,
+                'kept': cache_write_tokens > 0
+            },
+            {
+                'meter': 'llm_reasoning_tokens', 'quantity': reasoning_tokens,
+                'kept': reasoning_tokens > 0
+            }
+        ]) as unnested(records)
+    where copy_status = 'accepted' and records.kept
 
     union all
 
-    select cast(event_time as date), tenant_id, 'llm_output_tokens', output_tokens
-    from int_usage_logs_copies_classified
-    where copy_status = 'accepted'
-
-    union all
-
-    select cast(event_time as date), tenant_id, 'tool_calls', tool_calls
-    from int_usage_logs_copies_classified
-    where copy_status = 'accepted' and tool_calls > 0
-
-    union all
-
-    -- token details are recorded when above 0; agent spans carry none (stg_traces__spans)
-    select cast(event_time as date), tenant_id, 'llm_cache_read_tokens', cache_read_tokens
-    from int_usage_logs_copies_classified
-    where copy_status = 'accepted' and cache_read_tokens > 0
-
-    union all
-
-    select cast(event_time as date), tenant_id, 'llm_cache_write_tokens', cache_write_tokens
-    from int_usage_logs_copies_classified
-    where copy_status = 'accepted' and cache_write_tokens > 0
-
-    union all
-
-    select cast(event_time as date), tenant_id, 'llm_reasoning_tokens', reasoning_tokens
-    from int_usage_logs_copies_classified
-    where copy_status = 'accepted' and reasoning_tokens > 0
-
-    union all
-
-    select cast(start_time as date), tenant_id, 'llm_cache_read_tokens', cache_read_tokens
-    from int_traces_copies_classified
-    where copy_status = 'accepted' and cache_read_tokens > 0
-
-    union all
-
-    select cast(start_time as date), tenant_id, 'llm_cache_write_tokens', cache_write_tokens
-    from int_traces_copies_classified
-    where copy_status = 'accepted' and cache_write_tokens > 0
-
-    union all
-
-    select cast(start_time as date), tenant_id, 'llm_reasoning_tokens', reasoning_tokens
-    from int_traces_copies_classified
-    where copy_status = 'accepted' and reasoning_tokens > 0
-
-    union all
-
-    select cast(start_time as date), tenant_id, 'llm_input_tokens', input_tokens
-    from int_traces_copies_classified
-    where copy_status = 'accepted' and input_tokens is not null
-
-    union all
-
-    select cast(start_time as date), tenant_id, 'llm_output_tokens', output_tokens
-    from int_traces_copies_classified
-    where copy_status = 'accepted' and output_tokens is not null
+    -- spans: tokens when the attribute is set, details when above 0 (agent spans carry none,
+    -- stg_traces__spans)
+    select cast(start_time as date), tenant_id, records.meter, records.quantity
+    from int_traces_copies_classified,
+        unnest([
+            {
+                'meter': 'llm_input_tokens', 'quantity': input_tokens,
+                'kept': input_tokens is not null
+            },
+            {
+                'meter': 'llm_output_tokens', 'quantity': output_tokens,
+                'kept': output_tokens is not null
+            },
+            {
+                'meter': 'llm_cache_read_tokens', 'quantity': cache_read_tokens,
+                'kept': cache_read_tokens > 0
+            },
+            {
+                'meter': 'llm_cache_write_tokens', 'quantity': cache_write_tokens,
+                'kept': cache_write_tokens > 0
+            },
+            {
+                'meter': 'llm_reasoning_tokens', 'quantity': reasoning_tokens,
+                'kept': reasoning_tokens > 0
+            }
+        ]) as unnested(records)
+    where copy_status = 'accepted' and records.kept
 
     union all
 
@@ -100,34 +87,6 @@ bronze as (
 mart as (
     select usage_date, tenant_id, meter, quantity, record_count, true as is_present
     from tenant_daily_usage
-),
-
-lined_up as (
-    select
-        coalesce(mart.usage_date, bronze.usage_date) as usage_date,
-        coalesce(mart.tenant_id, bronze.tenant_id) as tenant_id,
-        coalesce(mart.meter, bronze.meter) as meter,
-        -- a side without the row counts 0; a mart row with a NULL quantity stays NULL and fails
-        case when mart.is_present then mart.quantity else 0 end as mart_quantity,
-        coalesce(bronze.quantity, 0) as bronze_quantity,
-        case when mart.is_present then mart.record_count else 0 end as mart_record_count,
-        coalesce(bronze.record_count, 0) as bronze_record_count
-    from mart
-    full outer join bronze
-        on mart.usage_date = bronze.usage_date
-        and mart.tenant_id = bronze.tenant_id
-        and mart.meter = bronze.meter
 )
 
-select
-    usage_date,
-    tenant_id,
-    meter,
-    mart_quantity,
-    bronze_quantity,
-    mart_quantity - bronze_quantity as quantity_difference,
-    mart_record_count,
-    bronze_record_count,
-    mart_record_count - bronze_record_count as record_count_difference
-from lined_up
-order by usage_date, tenant_id, meter
+$line_up

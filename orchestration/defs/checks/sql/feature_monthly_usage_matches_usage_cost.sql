@@ -34,15 +34,4 @@ mart as (
     group by 1, 2, 3
 )
 
-select
-    coalesce(mart.usage_month, facts.usage_month) as usage_month,
-    coalesce(mart.tenant_id, facts.tenant_id) as tenant_id,
-    coalesce(mart.source, facts.source) as source,
-    coalesce(mart.cost_usd, 0) as mart_cost_usd,
-    coalesce(facts.cost_usd, 0) as facts_cost_usd
-from mart
-full outer join facts
-    on mart.usage_month = facts.usage_month
-    and mart.tenant_id = facts.tenant_id
-    and mart.source = facts.source
-order by usage_month, tenant_id, source
+$line_up

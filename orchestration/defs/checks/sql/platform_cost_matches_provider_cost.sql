@@ -36,32 +36,6 @@ provider as (
 mart as (
     select usage_date, source, tenant_id, cost_usd, unpriced_items, true as is_present
     from platform_daily_cost
-),
-
-lined_up as (
-    select
-        coalesce(mart.usage_date, provider.usage_date) as usage_date,
-        coalesce(mart.source, provider.source) as source,
-        coalesce(mart.tenant_id, provider.tenant_id) as tenant_id,
-        case when mart.is_present then mart.cost_usd else 0 end as mart_cost_usd,
-        coalesce(provider.cost_usd, 0) as provider_cost_usd,
-        case when mart.is_present then mart.unpriced_items else 0 end as mart_unpriced_items,
-        coalesce(provider.unpriced_items, 0) as provider_unpriced_items
-    from mart
-    full outer join provider
-        on mart.usage_date = provider.usage_date
-        and mart.source = provider.source
-        and mart.tenant_id = provider.tenant_id
 )
 
-select
-    usage_date,
-    source,
-    tenant_id,
-    mart_cost_usd,
-    provider_cost_usd,
-    mart_cost_usd - provider_cost_usd as cost_usd_difference,
-    mart_unpriced_items,
-    provider_unpriced_items
-from lined_up
-order by usage_date, source, tenant_id
+$line_up

@@ -1,13 +1,30 @@
-"""An independent recount of usage from raw files, written from SPEC section 2 alone.
+"""The one SPEC 2 recount every test that needs an oracle uses, written from SPEC section 2 alone.
 
 Nothing here comes from `orchestration`: it reads `$METERLINE_HOME/raw/<source>/<day>/*.jsonl[.gz]`
-in delivery order (delivery date, then file name in byte order, then line, then position in the
-line), splits lines into SPEC 2.5 items, quarantines (malformed_json, missing_tenant,
-bad_timestamp, future_timestamp, unknown_meter, bad_quantity: the first that applies, decided
-before dedup), deduplicates (first delivered wins; same canonical JSON = duplicate, other = conflict)
-and turns the accepted items into usage records with exact `Decimal` quantities.
+and implements, of SPEC 2:
 
-`recount(home).usage` is `{(tenant_id, "YYYY-MM", meter): Decimal}`.
+- 2 (landing zone): delivery order (delivery date, then file name in byte order, then line, then
+  position in the line), gzip or plain files, a last line without newline still a line; every
+  timestamp form (ISO-8601 with Z / offset / no zone, `YYYY-MM-DD HH:MM:SS[.fff]`, epoch
+  milliseconds, Firestore `{_seconds,_nanoseconds}` / `{seconds,nanos}`, OTLP nanos);
+- 2.1 events (meter = `event_type` lower-cased, one of the event meters; quantity exact);
+- 2.2 usage_logs (input / output tokens, tool calls, and the token details with their wholes);
+- 2.3 traces (OTLP/JSON spans, hex or base64 ids, tenant from span or resource, token attributes
+  and their older names, one `traces` record per billable trace: root arrived and not failed,
+  counted on the root's start);
+- 2.4 sessions (one item per step, `usageType` to meter, the session's time for a step without
+  one);
+- 2.5 quarantine (malformed_json, missing_tenant, bad_timestamp, future_timestamp,
+  unknown_meter, bad_quantity: the first that applies, decided before dedup) and dedup (first
+  delivered wins; same canonical JSON = duplicate, other = conflict), with the per-file audit.
+
+Not implemented: 2.6 provider cost (the oracle counts usage, not money) and 2.7 pulls (they land
+as raw files like any delivery).
+
+`recount(home).usage` is `{(tenant_id, "YYYY-MM", meter): Decimal}`; `.files` the audit per raw
+file; `.outcomes` per source; `.traces` the facts per trace. Users: tests/e2e (CLI end to end),
+tests/integration/test_delivery_order_property.py and test_incremental_property.py (through its
+`reference()`), tests/generate (through `recount.py`).
 
 Where SPEC is silent this reading is deliberately plain, and the choices are written down next to
 the code (e.g. a usage_logs line without `tokensIn` yields no `llm_input_tokens` record).
@@ -553,6 +570,11 @@ class Recount:
     )
     outcomes: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     traces: dict[str, TraceFacts] = field(default_factory=dict)  # traceId -> facts
+    tenants: set[str] = field(default_factory=set)  # of the accepted items
+    # (source, delivery date, "YYYY-MM" of the item) -> items past quarantine, before dedup
+    usable: Counter = field(default_factory=Counter)
+    # (path, line number, text) of each line that is not a JSON object of its source's shape
+    malformed_lines: list[tuple[Path, int, str]] = field(default_factory=list)
 
     def billable_traces(self) -> dict[tuple[str, str], int]:
         """(tenant, month) -> number of billable traces."""
@@ -619,6 +641,9 @@ def recount(home: Path) -> Recount:
                     result.quarantined_raw[(source, rel, number)].append(
                         raw_line.decode("utf-8", "replace")
                     )
+                    result.malformed_lines.append(
+                        (path, number, raw_line.decode("utf-8", "replace"))
+                    )
                     result.outcomes[source]["malformed_json"] += 1
                     continue
                 for item in items:
@@ -630,6 +655,7 @@ def recount(home: Path) -> Recount:
                         result.quarantined_raw[(source, rel, number)].append(item.content)
                         result.outcomes[source][item.reason] += 1
                         continue
+                    result.usable[(source, delivery, month_of(item.time))] += 1
                     if item.key in claimed:
                         if claimed[item.key] == (item.dedup_content or item.content):
                             counts.duplicates += 1
@@ -641,6 +667,7 @@ def recount(home: Path) -> Recount:
                     claimed[item.key] = item.dedup_content or item.content
                     counts.accepted += 1
                     result.outcomes[source]["accepted"] += 1
+                    result.tenants.add(item.tenant)
                     month = month_of(item.time)
                     for meter, quantity in item.records:
                         usage[(item.tenant, month, meter)] += quantity

@@ -1,0 +1,1 @@
+"""Test oracles written from SPEC alone, shared by every test that needs one."""
