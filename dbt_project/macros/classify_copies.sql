@@ -12,9 +12,10 @@
 
   Equal text hashes settle almost every copy. The key-order-insensitive comparison is costly
   (about 0.4 ms an item), so it runs only on later copies whose text differs from their winner's,
-  reading those texts back from bronze.
+  reading those texts back from bronze (`bronze_table`: an incremental run's staging `relation`
+  holds its batch only, and a winner may be older).
 #}
-{% macro classify_copies(relation) %}
+{% macro classify_copies(relation, bronze_table) %}
 {{ config(
     materialized=incremental_materialization(),
     incremental_strategy='delete+insert',
@@ -22,6 +23,7 @@
     on_schema_change='fail',
 ) }}
 -- depends_on: {{ ref('stg_ingest__batch_files') }}
+-- depends_on: {{ source('bronze', bronze_table) }}
 with
 {% if is_incremental() %}
 batch as (
@@ -85,7 +87,8 @@ needed_texts as (
 texts as (
     select items.item_key, items.source_file, items.line_number, items.item_position,
         items.item_json
-    from {{ relation }} as items
+    from {% if is_incremental() %}{{ source('bronze', bronze_table) }}{% else %}{{ relation }}{% endif %}
+        as items
     inner join needed_texts as needed
         on items.item_key = needed.item_key
         and items.source_file = needed.source_file
@@ -129,4 +132,5 @@ left join compared
     and ranked.source_file = compared.source_file
     and ranked.line_number = compared.line_number
     and ranked.item_position = compared.item_position
+{{ full_build_order('ranked.delivery_date, ranked.source_file, ranked.line_number, ranked.item_position') }}
 {% endmacro %}

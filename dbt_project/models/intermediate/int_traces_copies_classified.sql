@@ -1,2 +1,2 @@
 -- Every usable traces item with its copy status (accepted / duplicate / conflict, SPEC 2.5).
-{{ classify_copies(ref('stg_traces__spans')) }}
+{{ classify_copies(ref('stg_traces__spans'), 'traces') }}

@@ -8,4 +8,4 @@ select
     items_read,
     quarantined,
     ingested_at
-from {{ source('bronze', 'files') }}
+from {{ bronze_rows('files') }}

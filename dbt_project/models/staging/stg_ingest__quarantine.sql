@@ -7,4 +7,4 @@ select
     {{ checked_cast("item_position", 'bigint') }} as item_position,
     reason,
     raw
-from {{ source('bronze', 'quarantine') }}
+from {{ bronze_rows('quarantine') }}

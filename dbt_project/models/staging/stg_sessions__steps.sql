@@ -18,4 +18,4 @@ select
     {{ checked_cast("quantity", 'decimal(38, 12)') }} as quantity,
     event_time,
     {{ checked_cast("source_cost_usd", 'decimal(38, 12)') }} as source_cost_usd
-from {{ source('bronze', 'sessions') }}
+from {{ bronze_rows('sessions') }}

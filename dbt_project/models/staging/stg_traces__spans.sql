@@ -6,7 +6,7 @@ with spans as (
         *,
         coalesce(operation in ('invoke_agent', 'invoke_workflow', 'create_agent'), false)
             as is_agent_span
-    from {{ source('bronze', 'traces') }}
+    from {{ bronze_rows('traces') }}
 )
 
 select

@@ -20,4 +20,4 @@ select
     {{ checked_cast("tool_calls", 'decimal(38, 12)') }} as tool_calls,
     {{ checked_cast("source_cost_usd", 'decimal(38, 12)') }} as source_cost_usd,
     event_time
-from {{ source('bronze', 'usage_logs') }}
+from {{ bronze_rows('usage_logs') }}

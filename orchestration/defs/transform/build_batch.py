@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,6 +26,7 @@ import duckdb
 from orchestration.core.run_state import checks_failed
 from orchestration.core.settings import HomeLayout
 from orchestration.core.sql_text import sql_literal
+from orchestration.defs.ingest.bronze import BRONZE_TABLES
 from orchestration.defs.ingest.catalog_prices import prices_sha
 
 # The published tables placed in months by a usage day or month (macros/incremental.sql windows).
@@ -79,6 +81,36 @@ def _pending_file(layout: HomeLayout) -> Path:
 
 def batch_file(layout: HomeLayout) -> Path:
     return layout.warehouse.parent / "batch_files.parquet"
+
+
+def batch_folder(layout: HomeLayout) -> Path:
+    """`warehouse/batch/<table>/`: hard links to the batch's bronze files, which an incremental
+    run's staging models read (macros/incremental.sql, `bronze_rows`)."""
+    return layout.warehouse.parent / "batch"
+
+
+def _link_batch(layout: HomeLayout, plan: BuildPlan) -> None:
+    """Link each bronze table's files of the batch, and its schema file (every column, even when
+    the batch is empty), into the batch folder. A full refresh reads bronze itself: no links."""
+    folder = batch_folder(layout)
+    shutil.rmtree(folder, ignore_errors=True)
+    if plan.full_refresh:
+        return
+    for table in BRONZE_TABLES:
+        target = folder / table
+        target.mkdir(parents=True)
+        sources = [layout.bronze / table / "_schema" / "empty.parquet"]
+        sources += [layout.bronze / table / marker for marker in plan.batch]
+        for source in sources:
+            if source.exists():  # a file without items of this table has no file here
+                _link(source, target / f"{source.parent.name}__{source.name}")
+
+
+def _link(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or links not allowed: a copy reads the same
+        shutil.copyfile(source, target)
 
 
 def _markers(layout: HomeLayout) -> list[str]:
@@ -141,6 +173,7 @@ def write_batch(layout: HomeLayout, plan: BuildPlan) -> None:
             )
         con.execute(f"COPY ({query}) TO {sql_literal(tmp)} (FORMAT parquet)")
     os.replace(tmp, target)
+    _link_batch(layout, plan)
     _write_json(_pending_file(layout), plan.as_json())
 
 
