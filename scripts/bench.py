@@ -227,6 +227,17 @@ def invoicing(work: Path, tenants: int) -> dict:
     }
 
 
+def _commit() -> str:
+    completed = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return completed.stdout.strip() or "unknown"
+
+
+def _load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -343,6 +354,9 @@ def write_report(path: Path, results: dict, sizes: list[int], command: str) -> N
         "# Benchmarks",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
+        f"Code: commit {_commit()}. Load average (1, 5, 15 min) at the start "
+        f"{results['load_start']}, at the end {_load()}: anything above ~0.5 is another process "
+        "sharing the two cores.",
         f"Command: `{command}`"
         + (f" (sizes {', '.join(f'{s:,}' for s in sizes)} events)" if e2e else "")
         + "; every figure below comes from that one run.",
@@ -451,7 +465,14 @@ def main() -> None:
         )
     history = args.history or history
     args.work.mkdir(parents=True, exist_ok=True)
-    results = {"e2e": [], "nightly": [], "invoice": [], "overhead": None, "per_day": per_day}
+    results = {
+        "e2e": [],
+        "nightly": [],
+        "invoice": [],
+        "overhead": None,
+        "per_day": per_day,
+        "load_start": _load(),
+    }
     for size in sizes if "e2e" in chosen else []:
         results["e2e"].append(end_to_end(args.work, size, with_ingest_only=size <= 10_000_000))
         print(results["e2e"][-1], flush=True)
