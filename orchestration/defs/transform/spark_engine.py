@@ -93,9 +93,10 @@ def create_views_on_duckdb(
     dbt_executable: str, project_dir: Path, target_path: Path, log_path: Path
 ) -> None:
     """The view models (staging, int_usage_records_unioned) on DuckDB, over the imported tables:
-    they compute nothing, so the checks read the same rows the Spark build made."""
+    they compute nothing, so the checks read the same rows the Spark build made. A full refresh,
+    like the Spark build: the staging views read all of bronze, not an incremental run's batch."""
     done = subprocess.run(
-        [dbt_executable, "run", "--quiet", "--select", "config.materialized:view",
+        [dbt_executable, "run", "--quiet", "--full-refresh", "--select", "config.materialized:view",
          "--target", DBT_TARGETS["duckdb"], "--project-dir", str(project_dir),
          "--profiles-dir", str(project_dir), "--target-path", str(target_path),
          "--log-path", str(log_path)],
