@@ -132,5 +132,4 @@ left join compared
     and ranked.source_file = compared.source_file
     and ranked.line_number = compared.line_number
     and ranked.item_position = compared.item_position
-{{ full_build_order('ranked.delivery_date, ranked.source_file, ranked.line_number, ranked.item_position') }}
 {% endmacro %}

@@ -154,17 +154,3 @@
         read_parquet('{{ env_var('METERLINE_HOME', '../data') }}/warehouse/batch/{{ table }}/*.parquet', union_by_name = true)
     {%- endif -%}
 {%- endmacro %}
-
-{#
-  A full build writes an incremental model's rows in the order later runs add and replace them
-  (by delivery, or by the window column). A nightly run's windows then lie in the last storage
-  blocks: reading them skips the others by their min/max, and replacing them rewrites a few
-  blocks at the checkpoint instead of some rows in every block of the table (measured in
-  docs/incremental.md). Incremental runs append in that order anyway. DuckDB keeps the insertion
-  order of a `create table as`; other engines would only pay for the sort, so they get none.
-#}
-{% macro full_build_order(columns) -%}
-    {%- if not is_incremental() and target.type == 'duckdb' -%}
-        order by {{ columns }}
-    {%- endif -%}
-{%- endmacro %}

@@ -137,7 +137,6 @@ select
         when 'none' then 0
     end as decimal(38, 12)) as cost_usd
 from sourced
-{{ full_build_order('delivery_date, source_file, line_number, item_position') }}
 {% endmacro %}
 
 {# The cost of an item's records after its first: 0, or unknown (NULL) for an unpriced item. #}

@@ -147,4 +147,3 @@ select
 from span_totals as t
 left join roots as r on t.trace_id = r.trace_id and r.root_rank = 1
 left join first_spans as f on t.trace_id = f.trace_id and f.span_rank = 1
-{{ full_build_order('started_at') }}

@@ -20,4 +20,3 @@ from {{ ref('int_usage_records_unioned') }}
 {% if is_incremental() %}
 where {{ in_touched_windows('event_time') }}
 {% endif %}
-{{ full_build_order('event_time') }}
