@@ -114,23 +114,18 @@ def rate_usage_line(meter: str, usage: Decimal, price: Price) -> Line:
     with localcontext(EXACT):
         billable = max(ZERO, usage - price.included)
         if price.tiers is None:
-            return Line(
-                type="usage",
-                meter=meter,
-                quantity=usage,
-                included=price.included,
-                billable_quantity=billable,
-                unit_price=price.unit_price,
-                amount=round_money(billable * price.unit_price),
-            )
-        tiers, exact_amount = _graduated(billable, price.tiers)
+            tiers, exact_amount = None, billable * price.unit_price
+        else:
+            graduated, exact_amount = _graduated(billable, price.tiers)
+            tiers = tuple(graduated)
         return Line(
             type="usage",
             meter=meter,
             quantity=usage,
             included=price.included,
             billable_quantity=billable,
-            tiers=tuple(tiers),
+            unit_price=price.unit_price if tiers is None else None,
+            tiers=tiers,
             amount=round_money(exact_amount),
         )
 
