@@ -18,6 +18,8 @@ from pathlib import Path
 
 import bench
 
+from orchestration.core.settings import HomeLayout
+
 
 def dbt_statement_seconds(log: Path) -> list[tuple[float, str]]:
     rows = []
@@ -41,9 +43,10 @@ def main() -> None:
     parser.add_argument("--home", type=Path, required=True)
     args = parser.parse_args()
     home = args.home
+    layout = HomeLayout(home)
     shutil.rmtree(home, ignore_errors=True)
     bench.generate(home, "2026-10", args.events, tenants=50, seed=1)
-    raw = sum(p.stat().st_size for p in (home / "raw").rglob("*") if p.is_file())
+    raw = sum(p.stat().st_size for p in layout.raw.rglob("*") if p.is_file())
     print(f"raw files: {raw:,} bytes")
     run = bench.meterline(home, "run")
     print(f"meterline run: {run.seconds:.1f} s, peak RSS {run.peak_rss_mb:,.0f} MB")
@@ -57,7 +60,7 @@ def main() -> None:
         print(f"{record.dagster_run.job_name}: {stats.end_time - stats.start_time:.1f} s")
         for step in instance.get_run_step_stats(record.dagster_run.run_id):
             print(f"    {step.step_key}: {step.end_time - step.start_time:.1f} s")
-    statements = dbt_statement_seconds(home / "warehouse" / "dbt_target" / "dbt.log")
+    statements = dbt_statement_seconds(layout.dbt_target / "dbt.log")
     print(f"dbt SQL: {sum(s for s, _ in statements):.1f} s in {len(statements)} statements")
     for seconds, node in statements[:15]:
         print(f"    {seconds:.2f} s  {node}")
